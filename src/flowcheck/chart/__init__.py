@@ -1,0 +1,33 @@
+"""The chart model: plain, frozen data, no behaviour."""
+
+from flowcheck.chart.expr import Expr
+from flowcheck.chart.model import (
+    Action,
+    Assign,
+    Chart,
+    Custom,
+    DataField,
+    EventSpec,
+    Guard,
+    Invoke,
+    Raise,
+    State,
+    Track,
+    Transition,
+)
+
+__all__ = [
+    "Action",
+    "Assign",
+    "Chart",
+    "Custom",
+    "DataField",
+    "EventSpec",
+    "Expr",
+    "Guard",
+    "Invoke",
+    "Raise",
+    "State",
+    "Track",
+    "Transition",
+]

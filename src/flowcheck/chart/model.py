@@ -1,0 +1,206 @@
+"""The chart model: a statechart as plain, frozen data.
+
+Everything in flowcheck after reading a flow works on these objects: the
+Stepper, exploration, properties, exports and diagrams. They carry no
+behaviour; the words are SCXML's and XState's.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flowcheck.chart.expr import Expr
+
+StateKind = Literal["atomic", "compound", "parallel", "final", "history"]
+
+FAILURE = "failure"
+SUCCESS = "success"
+STEP = "step"
+ABANDONED = "abandoned"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Guard(_Frozen):
+    """A named guard. ``expr`` None means opaque: implemented elsewhere, not visible here."""
+
+    name: str
+    expr: Expr | None = None
+    negated: bool = False
+
+
+class Assign(_Frozen):
+    kind: Literal["assign"] = "assign"
+    name: str
+    updates: tuple[tuple[str, Expr], ...]
+
+
+class Track(_Frozen):
+    """Send one analytics event; ``properties`` are literals, ``include`` copies context fields."""
+
+    kind: Literal["track"] = "track"
+    event: str
+    properties: tuple[tuple[str, Any], ...] = ()
+    include: tuple[str, ...] = ()
+
+
+class Raise(_Frozen):
+    kind: Literal["raise"] = "raise"
+    event: str
+
+
+class Custom(_Frozen):
+    """An action flowcheck cannot see into; the frontend implements it."""
+
+    kind: Literal["custom"] = "custom"
+    name: str
+    params: tuple[tuple[str, Any], ...] = ()
+    declared: bool = True
+
+
+Action = Annotated[Assign | Track | Raise | Custom, Field(discriminator="kind")]
+
+
+def action_name(action: Assign | Track | Raise | Custom) -> str:
+    """The XState action type an action is exported as."""
+    if isinstance(action, Assign):
+        return action.name
+    if isinstance(action, Track):
+        return "track"
+    if isinstance(action, Raise):
+        return f"raise{_pascal(action.event)}"
+    return action.name
+
+
+def _pascal(name: str) -> str:
+    return "".join(p.capitalize() for p in name.lower().split("_"))
+
+
+class Transition(_Frozen):
+    """One transition. ``event`` None is eventless (XState ``always``); no targets is targetless."""
+
+    source: str
+    event: str | None
+    targets: tuple[str, ...] = ()
+    guard: Guard | None = None
+    actions: tuple[Action, ...] = ()
+    reenter: bool = False
+    order: int = 0
+    delay: str | None = None
+
+
+class Invoke(_Frozen):
+    """An actor started while its state is active: a Connect-RPC method or a child flow."""
+
+    id: str
+    kind: Literal["rpc", "flow"]
+    src: str
+    input: tuple[tuple[str, Expr], ...] = ()
+    outputs: tuple[dict[str, Any], ...] = ({},)
+    error_codes: tuple[str, ...] = ("unavailable",)
+
+
+class State(_Frozen):
+    id: str
+    kind: StateKind
+    parent: str | None = None
+    children: tuple[str, ...] = ()
+    initial: str | None = None
+    entry: tuple[Action, ...] = ()
+    exit: tuple[Action, ...] = ()
+    transitions: tuple[Transition, ...] = ()
+    invokes: tuple[Invoke, ...] = ()
+    tags: tuple[str, ...] = ()
+    history: Literal["shallow", "deep"] | None = None
+    description: str = ""
+    output: tuple[tuple[str, Expr], ...] = ()
+
+
+FieldType = Literal["string", "integer", "boolean", "string[]", "object", "null"]
+
+
+class DataField(_Frozen):
+    """A field of the context or of an event payload, with its finite example domain."""
+
+    name: str
+    type: FieldType
+    nullable: bool = False
+    default: Any = None
+    examples: tuple[Any, ...] = ()
+    enum: tuple[Any, ...] = ()
+
+
+class EventSpec(_Frozen):
+    """A user event: its name and payload fields. Invoke outcomes and delays are not listed."""
+
+    name: str
+    payload: tuple[DataField, ...] = ()
+    description: str = ""
+
+
+class Chart(_Frozen):
+    """A whole statechart. ``states`` is in document order; top-level states have no parent."""
+
+    id: str
+    name: str
+    description: str = ""
+    initial: str
+    states: tuple[State, ...]
+    context: tuple[DataField, ...] = ()
+    events: tuple[EventSpec, ...] = ()
+    entry: tuple[Action, ...] = ()
+    source: str = ""
+
+    def state(self, state_id: str) -> State:
+        for s in self.states:
+            if s.id == state_id:
+                return s
+        raise KeyError(state_id)
+
+    def state_map(self) -> dict[str, State]:
+        return {s.id: s for s in self.states}
+
+    def top_level(self) -> tuple[str, ...]:
+        return tuple(s.id for s in self.states if s.parent is None)
+
+    def transitions(self) -> list[Transition]:
+        return [t for s in self.states for t in s.transitions]
+
+    def invokes(self) -> list[tuple[State, Invoke]]:
+        return [(s, i) for s in self.states for i in s.invokes]
+
+    def delays(self) -> list[str]:
+        return sorted({t.delay for t in self.transitions() if t.delay})
+
+    def tagged(self, tag: str) -> list[str]:
+        return [s.id for s in self.states if tag in s.tags]
+
+    def to_json(self) -> str:
+        """Stable JSON: same chart, same bytes."""
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+
+
+def done_actor(invoke_id: str) -> str:
+    return f"xstate.done.actor.{invoke_id}"
+
+
+def error_actor(invoke_id: str) -> str:
+    return f"xstate.error.actor.{invoke_id}"
+
+
+def done_state(state_id: str) -> str:
+    return f"xstate.done.state.{state_id}"
+
+
+def after_event(delay: str, state_id: str) -> str:
+    return f"xstate.after.{delay}.{state_id}"
+
+
+def is_internal_event(name: str) -> bool:
+    """Events that the outside world does not send: done events of states."""
+    return name.startswith("xstate.done.state.")

@@ -1,0 +1,104 @@
+"""``Flow``: the python-statemachine base class every Mirai flow derives from."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+from statemachine import State, StateChart
+
+from flowcheck.chart.model import ABANDONED, FAILURE, SUCCESS, Track
+from flowcheck.declare.dsl import STATE_META, emit
+
+
+class TelemetryPolicy(BaseModel):
+    """Chart-wide telemetry: which analytics events fire on state entry and exit and at the
+    edges of the flow. The reader writes them into the chart as ordinary ``track`` actions."""
+
+    entered: str | None = "STATE_ENTERED"
+    exited: str | None = "STATE_EXITED"
+    started: str | None = "FLOW_STARTED"
+    completed: str | None = "FLOW_COMPLETED"
+    failed: str | None = "FLOW_FAILED"
+    abandoned: str | None = "FLOW_ABANDONED"
+
+    def on_start(self, flow_id: str) -> list[Track]:
+        if not self.started:
+            return []
+        return [Track(event=self.started, properties=(("flow", flow_id),))]
+
+    def on_entry(self, flow_id: str, state_id: str, tags: list[str]) -> list[Track]:
+        out: list[Track] = []
+        props = (("flow", flow_id), ("state", state_id))
+        if self.entered:
+            out.append(Track(event=self.entered, properties=props))
+        edge = {SUCCESS: self.completed, FAILURE: self.failed, ABANDONED: self.abandoned}
+        for tag_name, event in edge.items():
+            if tag_name in tags and event:
+                out.append(Track(event=event, properties=props))
+        return out
+
+    def on_exit(self, flow_id: str, state_id: str) -> list[Track]:
+        if not self.exited:
+            return []
+        return [Track(event=self.exited, properties=(("flow", flow_id), ("state", state_id)))]
+
+
+class EmptyContext(BaseModel):
+    """The context of a flow that carries no data."""
+
+
+def state_tags(state: State) -> list[str]:
+    meta = getattr(state, STATE_META, None)
+    return list(meta["tags"]) if meta else []
+
+
+class Flow(StateChart):  # type: ignore[misc]
+    """Base class of a flowcheck flow.
+
+    Subclasses declare states and transitions the python-statemachine way, plus:
+
+    - ``flow_id``: the XState machine id (``courseBuilder``);
+    - ``Context``: a pydantic model of the flow's data (the XState context);
+    - ``payloads``: event name -> pydantic payload model, its fields annotated with
+      ``Field(examples=[...])``: the values exploration tries;
+    - ``telemetry``: the chart-wide :class:`TelemetryPolicy`.
+
+    flowcheck does its own structural checks (with counterexamples), so the library's
+    class-creation checks are off, and exceptions propagate instead of becoming
+    ``error.execution`` events, so that a failing guard is never silently swallowed.
+    """
+
+    validate_disconnected_states = False
+    validate_trap_states = False
+    validate_final_reachability = False
+    catch_errors_as_events = False
+
+    flow_id: ClassVar[str] = ""
+    Context: ClassVar[type[BaseModel]] = EmptyContext
+    payloads: ClassVar[dict[str, type[BaseModel]]] = {}
+    telemetry_policy: ClassVar[TelemetryPolicy] = TelemetryPolicy()
+
+    def __init__(self, context: BaseModel | None = None, **kwargs: Any) -> None:
+        self.context: BaseModel = context if context is not None else type(self).Context()
+        self.telemetry: list[tuple[str, dict[str, Any]]] = []
+        self.flowcheck_log: list[Any] = []
+        self._flowcheck_started = False
+        super().__init__(**kwargs)
+
+    def on_enter_state(self, state: State | None = None, **_: Any) -> None:
+        if state is None:
+            return
+        policy = type(self).telemetry_policy
+        if not self._flowcheck_started:
+            self._flowcheck_started = True
+            for decl in policy.on_start(type(self).flow_id):
+                emit(self, decl)
+        for decl in policy.on_entry(type(self).flow_id, state.id, state_tags(state)):
+            emit(self, decl)
+
+    def on_exit_state(self, state: State | None = None, **_: Any) -> None:
+        if state is None:
+            return
+        for decl in type(self).telemetry_policy.on_exit(type(self).flow_id, state.id):
+            emit(self, decl)

@@ -1,0 +1,399 @@
+"""Read a :class:`~flowcheck.declare.flow.Flow` class into the chart model.
+
+python-statemachine accepts some charts it then runs wrongly (duplicate ids in
+two compounds, convention callbacks nobody can export); the reader refuses them
+with an error that names the class, the state and the fix.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from statemachine import HistoryState, State
+
+from flowcheck.chart.expr import Expr
+from flowcheck.chart.model import (
+    Action,
+    Assign,
+    Chart,
+    Custom,
+    DataField,
+    EventSpec,
+    FieldType,
+    Guard,
+    Invoke,
+    Raise,
+    Track,
+    Transition,
+    after_event,
+    done_state,
+)
+from flowcheck.chart.model import (
+    State as ChartState,
+)
+from flowcheck.declare.dsl import STATE_META, declaration
+from flowcheck.declare.flow import Flow
+from flowcheck.errors import MachineError
+
+_CONVENTION = re.compile(r"^(on_enter_|on_exit_|before_|after_|on_)(?!state$|transition$)\w+$")
+
+
+def read_chart(cls: type[Any], name: str | None = None) -> Chart:
+    """Turn a Flow subclass into a :class:`Chart`; raise MachineError if it cannot be honoured."""
+    if not (isinstance(cls, type) and issubclass(cls, Flow)):
+        what = cls.__name__ if isinstance(cls, type) else type(cls).__name__
+        raise MachineError(
+            f"{what} is not a flowcheck Flow: derive the class from flowcheck.declare.Flow "
+            "(a python-statemachine StateChart with flow metadata)"
+        )
+    return _Reader(cls, name or cls.__module__.rsplit(".", 1)[-1]).read()
+
+
+class _Reader:
+    def __init__(self, cls: type[Flow], name: str) -> None:
+        self.cls = cls
+        self.name = name
+        self.label = cls.__name__
+        self.guard_names: dict[str, Expr] = {}
+        self.action_names: dict[str, Any] = {}
+
+    def fail(self, message: str) -> MachineError:
+        return MachineError(f"{self.label}: {message}")
+
+    def read(self) -> Chart:
+        cls = self.cls
+        if not cls.flow_id:
+            raise self.fail("no flow_id: set flow_id = '<xstateId>' on the class")
+        self._reject_conventions()
+        order: list[State] = []
+        seen: dict[str, str] = {}
+        for top in cls.states:
+            self._walk(top, None, order, seen)
+        if not order:
+            raise self.fail("no states: declare at least one State")
+        tops = [s for s in cls.states]
+        initial = self._initial_of(tops, "the chart")
+        policy = cls.telemetry_policy
+        states: list[ChartState] = []
+        counter = 0
+        for state in order:
+            chart_state, counter = self._state(state, counter)
+            states.append(chart_state)
+        chart = Chart(
+            id=cls.flow_id,
+            name=self.name,
+            description=inspect.cleandoc(cls.__doc__ or ""),
+            initial=initial,
+            states=tuple(states),
+            context=_fields(cls.Context, self.label, "Context"),
+            events=self._events(states),
+            entry=tuple(policy.on_start(cls.flow_id)),
+            source=inspect.getsourcefile(cls) or "",
+        )
+        return chart
+
+    # -- structure --------------------------------------------------------------------
+
+    def _reject_conventions(self) -> None:
+        for klass in self.cls.__mro__:
+            if klass is Flow or not issubclass(klass, Flow):
+                continue
+            for attr, value in vars(klass).items():
+                if callable(value) and _CONVENTION.match(attr) and not isinstance(value, State):
+                    raise self.fail(
+                        f"method {attr}() is a naming-convention callback that XState export "
+                        "cannot see: pass a flowcheck action in enter=, exit= or on= instead"
+                    )
+
+    def _walk(
+        self, state: State, parent: str | None, order: list[State], seen: dict[str, str]
+    ) -> None:
+        where = f"inside {parent!r}" if parent else "at the top level"
+        if state.id in seen:
+            raise self.fail(
+                f"state id {state.id!r} is declared twice ({seen[state.id]} and {where}); "
+                "python-statemachine needs ids unique across the whole chart: rename one"
+            )
+        seen[state.id] = where
+        order.append(state)
+        for child in state.states:
+            self._walk(child, state.id, order, seen)
+        for hist in state.history:
+            self._walk(hist, state.id, order, seen)
+
+    def _initial_of(self, children: list[State], owner: str) -> str:
+        marked = [c for c in children if c.initial and not isinstance(c, HistoryState)]
+        if not marked:
+            raise self.fail(
+                f"{owner} has no initial state: mark one child State(initial=True)"
+            )
+        if len(marked) > 1:
+            names = ", ".join(repr(c.id) for c in marked)
+            raise self.fail(f"{owner} has several initial states ({names}): keep one")
+        return str(marked[0].id)
+
+    def _state(self, state: State, counter: int) -> tuple[ChartState, int]:
+        meta = getattr(state, STATE_META, None) or {"tags": [], "invokes": [], "description": ""}
+        parent = state.parent.id if state.parent is not None else None
+        policy = self.cls.telemetry_policy
+        if isinstance(state, HistoryState):
+            kind = "history"
+            history: Any = "deep" if state.type.is_deep else "shallow"
+        else:
+            history = None
+            if state.final:
+                kind = "final"
+            elif state.parallel:
+                kind = "parallel"
+            elif state.states:
+                kind = "compound"
+            else:
+                kind = "atomic"
+        children = tuple(c.id for c in [*state.states, *state.history])
+        initial = None
+        if kind == "compound":
+            initial = self._initial_of(list(state.states), f"compound state {state.id!r}")
+        transitions: list[Transition] = []
+        for t in state.transitions:
+            if t.initial:
+                continue
+            for chart_t in self._transitions(state, t):
+                transitions.append(chart_t.model_copy(update={"order": counter}))
+                counter += 1
+        if kind == "final" and transitions:
+            raise self.fail(
+                f"final state {state.id!r} has an outgoing transition "
+                f"({transitions[0].event or 'eventless'}): a final state ends its region; "
+                "make it a normal State or remove the transition"
+            )
+        entry: list[Action] = []
+        exit_: list[Action] = []
+        if kind != "history":
+            entry.extend(policy.on_entry(self.cls.flow_id, state.id, meta["tags"]))
+            exit_.extend(policy.on_exit(self.cls.flow_id, state.id))
+            entry.extend(self._actions(state.enter, f"entry of {state.id!r}"))
+            exit_.extend(self._actions(state.exit, f"exit of {state.id!r}"))
+        invokes: tuple[Invoke, ...] = tuple(meta["invokes"])
+        if state.invoke and any(not s.is_convention for s in _specs(state.invoke)):
+            raise self.fail(
+                f"state {state.id!r} uses python-statemachine's invoke=, which would really run "
+                "it: declare it with flowcheck.declare.invoking(rpc(...)) instead"
+            )
+        return (
+            ChartState(
+                id=state.id,
+                kind=kind,
+                parent=parent,
+                children=children,
+                initial=initial,
+                entry=tuple(entry),
+                exit=tuple(exit_),
+                transitions=tuple(transitions),
+                invokes=invokes,
+                tags=tuple(meta["tags"]),
+                history=history,
+                description=meta["description"],
+            ),
+            counter,
+        )
+
+    def _transitions(self, state: State, t: Any) -> list[Transition]:
+        targets = tuple(s.id for s in t.targets)
+        if t.internal and t.is_self:
+            raise self.fail(
+                f"internal self-transition on {state.id!r} ({t.event or 'eventless'}): "
+                "python-statemachine re-runs entry actions there; use .to(None, ...) for a "
+                "targetless transition"
+            )
+        for group, label in ((t.before, "before"), (t.after, "after"), (t.validators, "validators")):
+            if any(not s.is_convention for s in _specs(group)):
+                raise self.fail(
+                    f"transition {t.event or 'eventless'} from {state.id!r} uses {label}=; "
+                    "flowcheck exports only on= actions: move them there"
+                )
+        guard = self._guard(state, t)
+        actions = tuple(self._actions(t.on, f"transition {t.event} from {state.id!r}"))
+        reenter = bool(targets) and not t.internal
+        events = [str(e) for e in t.events]
+        names = _event_names(events)
+        if not names:
+            return [
+                Transition(
+                    source=state.id, event=None, targets=targets, guard=guard,
+                    actions=actions, reenter=reenter,
+                )
+            ]
+        out: list[Transition] = []
+        for event in names:
+            delay = None
+            if event.startswith("after."):
+                delay = event[len("after."):]
+                event = after_event(delay, state.id)
+            out.append(
+                Transition(
+                    source=state.id, event=event, targets=targets, guard=guard,
+                    actions=actions, reenter=reenter, delay=delay,
+                )
+            )
+        return out
+
+    def _guard(self, state: State, t: Any) -> Guard | None:
+        parts: list[Guard] = []
+        for spec in _specs(t.cond):
+            if spec.is_convention:
+                continue
+            decl = declaration(spec.func)
+            if not isinstance(decl, Guard):
+                what = getattr(spec.func, "__name__", repr(spec.func))
+                raise self.fail(
+                    f"guard {what!r} on {t.event or 'eventless'} from {state.id!r} is not "
+                    "declarative: write it as flowcheck.declare.guard(name, expression)"
+                )
+            if spec.expected_value is False:
+                assert decl.expr is not None
+                decl = Guard(name=f"not{decl.name[:1].upper()}{decl.name[1:]}",
+                             expr=Expr(op="not", args=(decl.expr,)))
+            parts.append(self._register_guard(decl))
+        if not parts:
+            return None
+        if len(parts) == 1:
+            return parts[0]
+        name = "And".join(p.name[:1].upper() + p.name[1:] for p in parts)
+        name = name[:1].lower() + name[1:]
+        exprs = tuple(p.expr for p in parts if p.expr is not None)
+        return self._register_guard(Guard(name=name, expr=Expr(op="and", args=exprs)))
+
+    def _register_guard(self, decl: Guard) -> Guard:
+        known = self.guard_names.get(decl.name)
+        if known is not None and known != decl.expr:
+            raise self.fail(
+                f"two different guards are both named {decl.name!r}: give each its own name"
+            )
+        self.guard_names[decl.name] = decl.expr  # type: ignore[assignment]
+        return decl
+
+    def _actions(self, group: Any, where: str) -> list[Action]:
+        out: list[Action] = []
+        for spec in _specs(group):
+            if spec.is_convention:
+                continue
+            decl = declaration(spec.func)
+            if isinstance(decl, Assign | Track | Raise | Custom):
+                if isinstance(decl, Assign | Custom):
+                    known = self.action_names.get(decl.name)
+                    if known is not None and known != decl:
+                        raise self.fail(
+                            f"two different actions are both named {decl.name!r} "
+                            f"(second one in {where}): give each its own name"
+                        )
+                    self.action_names[decl.name] = decl
+                out.append(decl)
+            else:
+                name = getattr(spec.func, "__name__", None) or str(spec.func)
+                out.append(Custom(name=str(name), declared=False))
+        return out
+
+    def _events(self, states: list[ChartState]) -> tuple[EventSpec, ...]:
+        used: list[str] = []
+        for s in states:
+            for t in s.transitions:
+                if t.event and not t.event.startswith("xstate.") and t.event not in used:
+                    used.append(t.event)
+        for declared in self.cls.payloads:
+            if declared not in used:
+                raise self.fail(
+                    f"payloads names event {declared!r}, but no transition uses it: "
+                    "remove the entry or add the transition"
+                )
+        specs = []
+        for event in used:
+            model = self.cls.payloads.get(event)
+            payload = _fields(model, self.label, f"payload of {event}") if model else ()
+            doc = inspect.cleandoc(model.__doc__ or "") if model and model.__doc__ else ""
+            specs.append(EventSpec(name=event, payload=payload, description=doc))
+        return tuple(specs)
+
+
+def _specs(group: Any) -> list[Any]:
+    """The callback specs of one python-statemachine group (cond, on, enter, exit)."""
+    return list(group)
+
+
+def _event_names(events: list[str]) -> list[str]:
+    """Map python-statemachine event ids to XState's, dropping the underscore aliases."""
+    names: list[str] = []
+    for e in events:
+        if e.startswith("done_state_") or (e.startswith("error_") and "." not in e):
+            continue
+        if e.startswith("done_invoke_"):
+            continue
+        if e.startswith("done.state."):
+            e = done_state(e[len("done.state."):])
+        if e not in names:
+            names.append(e)
+    return names
+
+
+_SCALARS: dict[type, FieldType] = {str: "string", int: "integer", bool: "boolean"}
+_DEFAULT_EXAMPLES: dict[str, tuple[Any, ...]] = {
+    "string": ("example",),
+    "integer": (0, 1),
+    "boolean": (False, True),
+}
+
+
+def _fields(model: type[BaseModel] | None, label: str, where: str) -> tuple[DataField, ...]:
+    if model is None:
+        return ()
+    out: list[DataField] = []
+    for name, info in model.model_fields.items():
+        ftype, nullable, enum = _field_type(info.annotation, label, where, name)
+        examples = tuple(info.examples or ()) or enum or _DEFAULT_EXAMPLES.get(ftype, ())
+        default = None if info.is_required() else _default(info)
+        out.append(
+            DataField(
+                name=name, type=ftype, nullable=nullable, default=_freeze(default),
+                examples=tuple(_freeze(e) for e in examples), enum=enum,
+            )
+        )
+    return tuple(out)
+
+
+def _default(info: FieldInfo) -> Any:
+    return info.get_default(call_default_factory=True)
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _field_type(
+    annotation: Any, label: str, where: str, name: str
+) -> tuple[FieldType, bool, tuple[Any, ...]]:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1 and len(args) == 2:
+            inner, _, enum = _field_type(rest[0], label, where, name)
+            return inner, True, enum
+    if origin is typing.Literal:
+        kinds = {type(a) for a in args}
+        if len(kinds) == 1 and next(iter(kinds)) in _SCALARS:
+            return _SCALARS[next(iter(kinds))], False, tuple(args)
+    if origin in (list, tuple) and args and args[0] is str:
+        return "string[]", False, ()
+    if annotation in _SCALARS:
+        return _SCALARS[annotation], False, ()
+    raise MachineError(
+        f"{label}: field {name!r} of {where} has type {annotation!r}; flow data is ids and form "
+        "input: use str, int, bool, a Literal, list[str], or one of those | None"
+    )
