@@ -17,7 +17,9 @@
 //   then one step per event (transition). "actions" lists, in execution order,
 //   only the named actions whose manifest kind is "track" or "custom";
 //   XState built-ins (assign, raise, spawnChild, stopChild, cancel, ...) are
-//   left out.
+//   left out. Once the status is no longer "active" ("done", or "error" after
+//   an unhandled xstate.error.actor.* event), later events change nothing and
+//   execute no action, as with a running actor, which has stopped by then.
 //   If XState throws while replaying a trace (for example a guard that
 //   throws, or an endless loop of eventless transitions), the trace ends with
 //   {"error": message} in place of a step, and the other traces still run.
@@ -33,7 +35,8 @@
 // their outcomes are fed as events ("xstate.done.actor.<id>",
 // "xstate.error.actor.<id>"), and so are timers ("xstate.after.<delay>.<stateId>").
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import {
   assign,
   fromPromise,
@@ -44,6 +47,7 @@ import {
 } from 'xstate';
 
 const RECORDED_KINDS = new Set(['track', 'custom']);
+const DEFAULT_MAX_ITERATIONS = 10000;
 
 class RequestError extends Error {}
 
@@ -124,9 +128,11 @@ function evalExpr(expr, scope) {
       const v = ev(0);
       return !(isNullish(v) || v === '' || (Array.isArray(v) && v.length === 0));
     }
-    case 'count':
+    case 'count': {
       arity(op, args, 1);
-      return asArray(ev(0), op).length;
+      const v = ev(0);
+      return typeof v === 'string' ? v.length : asArray(v, op).length;
+    }
     case 'eq':
       arity(op, args, 2);
       return deepEqual(ev(0), ev(1));
@@ -151,7 +157,9 @@ function evalExpr(expr, scope) {
     case 'in': {
       arity(op, args, 2);
       const item = ev(0);
-      return asArray(ev(1), op).some((x) => deepEqual(x, item));
+      const coll = ev(1);
+      if (typeof coll === 'string') return typeof item === 'string' && coll.includes(item);
+      return asArray(coll, op).some((x) => deepEqual(x, item));
     }
     case 'append': {
       arity(op, args, 2);
@@ -301,7 +309,13 @@ function buildMachine(entry) {
   if (missing.length) {
     throw new RequestError(`not implemented by the manifest: ${missing.join(', ')}`);
   }
-  return setup(impl).createMachine(entry.config);
+  // XState's default is no limit, so a cycle of eventless transitions would
+  // hang the runner; with a bound it throws "Infinite loop detected" instead.
+  const config = {
+    ...entry.config,
+    options: { maxIterations: DEFAULT_MAX_ITERATIONS, ...entry.config.options }
+  };
+  return setup(impl).createMachine(config);
 }
 
 // ------------------------------------------------------------------- running
@@ -326,7 +340,14 @@ function runTrace(machine, entry, recorded, events) {
       if (isNullish(event) || typeof event !== 'object' || typeof event.type !== 'string') {
         throw new RequestError(`machine '${entry.name}': bad event ${JSON.stringify(event)}`);
       }
-      [snapshot, executed] = transition(machine, snapshot, event);
+      // The pure API keeps transitioning a snapshot whose status is 'done' or
+      // 'error' (it would even run exit actions again); a running actor is
+      // stopped by then and drops the event. Mirror the actor.
+      if (snapshot.status === 'active') {
+        [snapshot, executed] = transition(machine, snapshot, event);
+      } else {
+        executed = [];
+      }
       steps.push(toStep(snapshot, executed, recorded));
     }
   } catch (err) {
@@ -407,4 +428,11 @@ function main(argv) {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+export { buildMachine, evalExpr, load, run };
+
+const invokedDirectly =
+  process.argv[1] !== undefined &&
+  realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+if (invokedDirectly) {
+  process.exitCode = main(process.argv.slice(2));
+}

@@ -1,0 +1,201 @@
+"""Command-line parsing only: every command lives in flowcheck.commands and returns an exit code.
+
+Exit codes: 0 all good; 1 a property failed or exports are stale; 2 bad input or usage;
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from flowcheck import __version__
+from flowcheck.errors import FlowcheckError
+
+MACHINES = click.option(
+    "--machines",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Directory of machine modules (default: [tool.flowcheck] machines in pyproject.toml).",
+)
+
+
+class _Group(click.Group):
+    def main(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("standalone_mode", False)
+        try:
+            code = super().main(*args, **kwargs)
+        except click.exceptions.Exit as exc:
+            return exc.exit_code
+        except click.ClickException as exc:
+            exc.show()
+            return 2
+        except click.exceptions.Abort:
+            return 130
+        return code if isinstance(code, int) else 0
+
+
+def _run(code: int) -> int:
+    return code
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="flowcheck")
+def cli() -> None:
+    """flowcheck: prove wizard flows and ship them to XState.
+
+    Flows are python-statemachine charts in machines/. flowcheck explores every
+    reachable configuration to prove the properties the platform demands (every
+    failure has a retry path, telemetry on entry and exit, ...), and exports each
+    flow as an XState v5 config, a typed TypeScript module and a manifest.
+    """
+
+
+@cli.command("list")
+@MACHINES
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_cmd(machines: Path | None, as_json: bool) -> int:
+    """List the machines found, with their states, events and failure states."""
+    from flowcheck.commands import list as command
+
+    return command.run(machines=machines, as_json=as_json)
+
+
+@cli.command()
+@MACHINES
+@click.argument("name")
+@click.option("--events", default=None,
+              help="Comma-separated events, each optionally EVENT:{json payload}.")
+@click.option("--script", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="A scenario file (YAML or JSON) with events and expectations.")
+@click.option("--json", "as_json", is_flag=True, help="Print each step as JSON.")
+def simulate(
+    machines: Path | None, name: str, events: str | None, script: Path | None, as_json: bool
+) -> int:
+    """Run a machine: scripted with --events or --script, interactive otherwise."""
+    from flowcheck.commands import simulate as command
+
+    return command.run(machines=machines, name=name, events=events, script=script,
+                       as_json=as_json)
+
+
+@cli.command()
+@MACHINES
+@click.argument("targets", nargs=-1)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "sarif"]),
+              default="text", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the report to this file instead of stdout.")
+@click.option("--max-configurations", type=click.IntRange(min=1), default=None,
+              help="Stop exploring after this many configurations; the result is then bounded.")
+@click.option("--examples", type=click.IntRange(min=0), default=None,
+              help="Hypothesis examples per machine (0 skips the campaign).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Hypothesis seed.")
+def verify(machines: Path | None, targets: tuple[str, ...], fmt: str, output: Path | None,
+           max_configurations: int | None, examples: int | None, seed: int) -> int:
+    """Prove the properties of machines (names, or XState JSON files)."""
+    from flowcheck.commands import verify as command
+
+    return command.run(machines=machines, targets=list(targets), fmt=fmt, output=output,
+                       max_configurations=max_configurations, examples=examples, seed=seed)
+
+
+@cli.command()
+@MACHINES
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "sarif"]),
+              default="text", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option("--examples", type=click.IntRange(min=0), default=None)
+@click.option("--seed", type=int, default=0, show_default=True)
+def check(machines: Path | None, fmt: str, output: Path | None, examples: int | None,
+          seed: int) -> int:
+    """What CI runs: verify every machine, check exports for drift, check contracts."""
+    from flowcheck.commands import check as command
+
+    return command.run(machines=machines, fmt=fmt, output=output, examples=examples, seed=seed)
+
+
+@cli.command()
+@MACHINES
+@click.argument("names", nargs=-1)
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Output directory (default: [tool.flowcheck] exports).")
+@click.option("--check", "check_only", is_flag=True,
+              help="Compare with the files on disk without writing; exit 1 on drift.")
+def export(machines: Path | None, names: tuple[str, ...], out: Path | None,
+           check_only: bool) -> int:
+    """Export machines as XState v5 JSON, a typed TypeScript module and a manifest."""
+    from flowcheck.commands import export as command
+
+    return command.run(machines=machines, names=list(names), out=out, check_only=check_only)
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the chart model as JSON here (default: print a summary).")
+def import_cmd(file: Path, out: Path | None) -> int:
+    """Read an XState v5 config (hand-written or from Stately Studio) into the chart model."""
+    from flowcheck.commands import import_ as command
+
+    return command.run(file=file, out=out)
+
+
+@cli.command()
+@MACHINES
+@click.argument("names", nargs=-1)
+@click.option("--format", "fmt", type=click.Choice(["svg", "png", "dot", "mermaid"]),
+              default="svg", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Output directory (default: docs/diagrams).")
+def diagram(machines: Path | None, names: tuple[str, ...], fmt: str, out: Path | None) -> int:
+    """Draw machines with Graphviz, or as Mermaid stateDiagram-v2."""
+    from flowcheck.commands import diagram as command
+
+    return command.run(machines=machines, names=list(names), fmt=fmt, out=out)
+
+
+@cli.command()
+@MACHINES
+@click.argument("name")
+@click.option("--to", "to_state", default=None, help="Only the shortest path to this state.")
+@click.option("--cover", type=click.Choice(["states", "transitions"]), default="states",
+              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def paths(machines: Path | None, name: str, to_state: str | None, cover: str, fmt: str) -> int:
+    """Shortest event paths to states, or a set of paths covering every transition."""
+    from flowcheck.commands import paths as command
+
+    return command.run(machines=machines, name=name, to_state=to_state, cover=cover, fmt=fmt)
+
+
+@cli.command()
+@MACHINES
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8765, show_default=True)
+def serve(machines: Path | None, host: str, port: int) -> int:
+    """Serve the local web simulator for designers."""
+    from flowcheck.commands import serve as command
+
+    return command.run(machines=machines, host=host, port=port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from flowcheck import output
+
+    try:
+        code = cli.main(args=argv, prog_name="flowcheck")
+    except FlowcheckError as exc:
+        output.error(str(exc))
+        return 2
+    except KeyboardInterrupt:
+        output.error("interrupted")
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Finding the project's settings and its machines.
+
+Settings come from ``[tool.flowcheck]`` in the nearest pyproject.toml; a
+machine is a module in one of the ``machines`` directories holding exactly one
+Flow subclass, named after the module (``course_builder``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tomllib
+import traceback
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from flowcheck.chart.model import Chart
+from flowcheck.errors import FlowcheckError, MachineError, UnknownNameError
+
+
+@dataclass
+class Settings:
+    root: Path
+    machines: list[Path]
+    proto: Path
+    exports: Path
+    max_configurations: int = 1_000_000
+    taxonomy: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def find_settings(start: Path | None = None, machines: Path | None = None) -> Settings:
+    """Settings from the nearest pyproject.toml at or above ``start`` (default: cwd)."""
+    here = (start or Path.cwd()).resolve()
+    root = here
+    data: dict[str, Any] = {}
+    for candidate in (here, *here.parents):
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                loaded = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise FlowcheckError(f"{pyproject}: not valid TOML ({exc})") from exc
+            tool = loaded.get("tool", {}).get("flowcheck")
+            if tool is not None:
+                root, data = candidate, tool
+                break
+    dirs = [machines] if machines else [root / d for d in data.get("machines", ["machines"])]
+    return Settings(
+        root=root,
+        machines=[d.resolve() for d in dirs],
+        proto=(root / data.get("proto", "proto")).resolve(),
+        exports=(root / data.get("exports", "exports")).resolve(),
+        max_configurations=int(data.get("max-configurations", 1_000_000)),
+        taxonomy=dict(data.get("taxonomy", {})),
+        raw=data,
+    )
+
+
+@dataclass
+class Machine:
+    """One flow of the project: its module name, file and Flow class."""
+
+    name: str
+    path: Path
+    cls: type[Any]
+
+    @cached_property
+    def chart(self) -> Chart:
+        from flowcheck.declare.reader import read_chart
+
+        return read_chart(self.cls, self.name)
+
+
+def load_module(path: Path) -> ModuleType:
+    """Import a machine module from its file; an import failure is a FlowcheckError."""
+    name = f"flowcheck_machines.{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise MachineError(f"{path}: cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    parent = str(path.parent)
+    added = parent not in sys.path
+    if added:
+        sys.path.insert(0, parent)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        line = _failing_line(exc, path)
+        raise MachineError(
+            f"{path}{line}: importing the machine failed with {type(exc).__name__}: {exc}"
+        ) from exc
+    finally:
+        if added:
+            sys.path.remove(parent)
+    return module
+
+
+def _failing_line(exc: BaseException, path: Path) -> str:
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return f":{exc.lineno}"
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if Path(frame.filename).resolve() == path.resolve():
+            return f":{frame.lineno}"
+    return ""
+
+
+def flow_class(module: ModuleType, path: Path) -> type[Any]:
+    from flowcheck.declare.flow import Flow
+
+    found = [
+        v for v in vars(module).values()
+        if isinstance(v, type) and issubclass(v, Flow) and v is not Flow
+        and v.__module__ == module.__name__
+    ]
+    if not found:
+        raise MachineError(
+            f"{path}: no Flow subclass found; declare `class MyFlow(Flow): ...` "
+            "(from flowcheck.declare import Flow)"
+        )
+    if len(found) > 1:
+        names = ", ".join(c.__name__ for c in found)
+        raise MachineError(f"{path}: several Flow subclasses ({names}); keep one flow per module")
+    return found[0]
+
+
+def machine_files(settings: Settings) -> list[Path]:
+    files: list[Path] = []
+    for d in settings.machines:
+        if not d.is_dir():
+            raise FlowcheckError(
+                f"machines directory {d} does not exist: create it or set "
+                "[tool.flowcheck] machines in pyproject.toml (or pass --machines DIR)"
+            )
+        files.extend(p for p in sorted(d.glob("*.py")) if not p.name.startswith("_"))
+    return files
+
+
+def load_machine(path: Path) -> Machine:
+    module = load_module(path)
+    return Machine(name=path.stem, path=path, cls=flow_class(module, path))
+
+
+def discover(settings: Settings) -> list[Machine]:
+    return [load_machine(p) for p in machine_files(settings)]
+
+
+def select(settings: Settings, names: list[str]) -> list[Machine]:
+    """The machines named (all of them when ``names`` is empty), in the order given."""
+    files = {p.stem: p for p in machine_files(settings)}
+    if not names:
+        return [load_machine(p) for p in files.values()]
+    out = []
+    for n in names:
+        if n.endswith(".py") and Path(n).is_file():
+            out.append(load_machine(Path(n).resolve()))
+            continue
+        if n not in files:
+            known = ", ".join(sorted(files)) or "none"
+            raise UnknownNameError(f"unknown machine {n!r}: the machines are {known}")
+        out.append(load_machine(files[n]))
+    return out

@@ -1,0 +1,70 @@
+"""What every property module shares: findings, counterexamples and the subject checked.
+
+A property is one module in this package with a module-level ``ID`` (its stable id,
+e.g. ``"failure-retry"``), ``TITLE`` (one line: what it proves) and one public
+function ``check(subject: Subject) -> list[Finding]``. The package finds the modules
+itself: adding a property means adding a file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from flowcheck.chart.model import Chart
+
+if TYPE_CHECKING:
+    from flowcheck.project import Settings
+
+Status = Literal["proved", "bounded", "failed"]
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """The shortest event path from the initial configuration that shows a finding.
+
+    ``events`` are (name, payload) pairs; ``states`` has one configuration (active state
+    ids in document order) for the initial snapshot and one after each event.
+    """
+
+    events: tuple[tuple[str, dict[str, Any]], ...]
+    states: tuple[tuple[str, ...], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "events": [name for name, _ in self.events],
+            "payloads": [payload for _, payload in self.events],
+            "states": [list(s) for s in self.states],
+        }
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A failed property: what is wrong, where, and how to get there."""
+
+    property: str
+    message: str
+    state: str | None = None
+    event: str | None = None
+    counterexample: Counterexample | None = None
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class Subject:
+    """What a property looks at: the chart, and what was learnt about it.
+
+    ``graph`` is the explored state graph (set by exploration, see flowcheck.explore);
+    ``machine_class`` is the python-statemachine class when the chart was read from one;
+    ``campaign`` the hypothesis campaign's result when it ran.
+    """
+
+    chart: Chart
+    settings: Settings | None = None
+    source: Path | None = None
+    machine_class: type[Any] | None = None
+    graph: Any = None
+    campaign: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)

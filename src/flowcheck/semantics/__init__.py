@@ -1,0 +1,5 @@
+"""Stepping the chart model: configurations, micro and macro steps (XState v5 semantics)."""
+
+from flowcheck.semantics.stepper import Executed, Snapshot, Stepper, StepError
+
+__all__ = ["Executed", "Snapshot", "StepError", "Stepper"]

@@ -1,0 +1,660 @@
+"""The Stepper: runs a chart with XState v5 semantics, fast.
+
+A *snapshot* is ``(configuration, history, context)``: the configuration is a
+bit mask over state indices (the root is index 0 and always active), the
+history is a tuple with one recorded mask per history state, the context a
+tuple in field order. Snapshots are hashable, so exploration can deduplicate
+them. A *step* consumes one event (a macrostep: the event's microstep, then
+eventless transitions and raised events to a fixed point).
+
+The algorithm follows XState v5's ``macrostep``/``microstep``: document-order
+selection from atomic states outwards, conflict removal by exit sets,
+transition domains with ``reenter``, history recorded before exit actions,
+``xstate.done.state.<id>`` raised when a compound reaches a final child or
+all regions of a parallel are final.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from flowcheck.chart.model import (
+    Action,
+    Assign,
+    Chart,
+    Custom,
+    Raise,
+    Track,
+    Transition,
+    done_state,
+)
+from flowcheck.errors import FlowcheckError
+from flowcheck.semantics.compile import Compiled, Context, Payload, compile_expr
+
+ROOT = 0
+MAX_MICROSTEPS = 1000
+
+
+class Snapshot(NamedTuple):
+    configuration: int
+    history: tuple[int, ...]
+    context: Context
+
+
+class Executed(NamedTuple):
+    """An action as run: the declaration, and for ``track`` the properties it sent."""
+
+    action: Action
+    properties: dict[str, Any] | None = None
+
+
+class StepError(FlowcheckError):
+    """Running the chart failed: a guard or assign raised, or eventless transitions never settle."""
+
+    def __init__(self, message: str, state: str | None = None, event: str | None = None) -> None:
+        super().__init__(message)
+        self.state = state
+        self.event = event
+
+
+@dataclass
+class _Node:
+    index: int
+    id: str
+    kind: str
+    parent: int
+    children: list[int] = field(default_factory=list)
+    initial: int = -1
+    ancestors: list[int] = field(default_factory=list)  # proper ancestors, nearest first
+    descendants_mask: int = 0
+    entry: tuple[Action, ...] = ()
+    exit: tuple[Action, ...] = ()
+    on: dict[str, list[_Trans]] = field(default_factory=dict)
+    always: list[_Trans] = field(default_factory=list)
+    history_slots: list[int] = field(default_factory=list)  # history nodes among children
+    deep: bool = False
+    slot: int = -1
+
+
+@dataclass
+class _Trans:
+    source: int
+    targets: tuple[int, ...]
+    guard: Compiled | None
+    actions: tuple[Action, ...]
+    reenter: bool
+    decl: Transition
+    guard_name: str = ""
+
+
+class Stepper:
+    """Runs one chart. Build once per chart; ``step`` is pure and safe to call millions of times."""
+
+    def __init__(self, chart: Chart) -> None:
+        self.chart = chart
+        self.fields = {f.name: i for i, f in enumerate(chart.context)}
+        self.field_names = [f.name for f in chart.context]
+        ids = [s.id for s in chart.states]
+        self.index: dict[str, int] = {sid: i + 1 for i, sid in enumerate(ids)}
+        self.index[chart.id] = ROOT
+        root = _Node(ROOT, chart.id, "compound", -1, entry=chart.entry)
+        self.nodes: list[_Node] = [root]
+        hist_slot = 0
+        for s in chart.states:
+            parent = self.index[s.parent] if s.parent else ROOT
+            node = _Node(len(self.nodes), s.id, s.kind, parent, entry=s.entry, exit=s.exit)
+            if s.kind == "history":
+                node.deep = s.history == "deep"
+                node.slot = hist_slot
+                hist_slot += 1
+            self.nodes.append(node)
+        self.history_count = hist_slot
+        for node in self.nodes[1:]:
+            self.nodes[node.parent].children.append(node.index)
+            if node.kind == "history":
+                self.nodes[node.parent].history_slots.append(node.index)
+        root.initial = self.index[chart.initial]
+        for s in chart.states:
+            if s.initial:
+                self.nodes[self.index[s.id]].initial = self.index[s.initial]
+        for node in self.nodes:
+            anc: list[int] = []
+            p = node.parent
+            while p != -1:
+                anc.append(p)
+                p = self.nodes[p].parent
+            node.ancestors = anc
+        for node in reversed(self.nodes):
+            for c in node.children:
+                node.descendants_mask |= (1 << c) | self.nodes[c].descendants_mask
+        self._guards: dict[str, Compiled] = {}
+        self._assigns: dict[str, list[tuple[int, Compiled]]] = {}
+        for s in chart.states:
+            node = self.nodes[self.index[s.id]]
+            for t in s.transitions:
+                tr = self._compile_transition(t)
+                if t.event is None:
+                    node.always.append(tr)
+                else:
+                    node.on.setdefault(t.event, []).append(tr)
+        for s in chart.states:
+            for a in (*s.entry, *s.exit):
+                self._compile_action(a)
+        for a in chart.entry:
+            self._compile_action(a)
+        self.atomic_mask = 0
+        self.final_mask = 0
+        for node in self.nodes:
+            if node.kind in ("atomic", "final"):
+                self.atomic_mask |= 1 << node.index
+            if node.kind == "final":
+                self.final_mask |= 1 << node.index
+        self.top_final_mask = 0
+        for c in root.children:
+            if self.nodes[c].kind == "final":
+                self.top_final_mask |= 1 << c
+        self._candidates: dict[tuple[int, str], list[_Trans]] = {}
+
+    # -- compilation --------------------------------------------------------------------
+
+    def _compile_transition(self, t: Transition) -> _Trans:
+        guard: Compiled | None = None
+        name = ""
+        if t.guard is not None:
+            name = t.guard.name
+            if t.guard.expr is None:
+                # Opaque guards (imported charts) read their outcome from the event.
+                gname, negated = t.guard.name, t.guard.negated
+
+                def opaque(c: Context, ev: Payload) -> bool:
+                    held = bool((ev.get("$guards") or {}).get(gname, False))
+                    return not held if negated else held
+
+                guard = opaque
+            else:
+                guard = compile_expr(t.guard.expr, self.fields)
+        for a in t.actions:
+            self._compile_action(a)
+        return _Trans(
+            source=self.index[t.source],
+            targets=tuple(self.index[x] for x in t.targets),
+            guard=guard,
+            actions=t.actions,
+            reenter=t.reenter,
+            decl=t,
+            guard_name=name,
+        )
+
+    def _compile_action(self, a: Action) -> None:
+        if isinstance(a, Assign) and a.name not in self._assigns:
+            self._assigns[a.name] = [
+                (self.fields[f], compile_expr(v, self.fields)) for f, v in a.updates
+            ]
+
+    # -- public API --------------------------------------------------------------------
+
+    def initial_context(self) -> Context:
+        return tuple(f.default for f in self.chart.context)
+
+    def context_dict(self, context: Context) -> dict[str, Any]:
+        return {name: _thaw(v) for name, v in zip(self.field_names, context, strict=True)}
+
+    def context_tuple(self, values: dict[str, Any]) -> Context:
+        return tuple(_freeze(values.get(n)) for n in self.field_names)
+
+    def initial(
+        self, context: Context | None = None, record: bool = True
+    ) -> tuple[Snapshot, list[Executed]]:
+        """The snapshot after entering the initial configuration (XState ``initialTransition``)."""
+        log: list[Executed] | None = [] if record else None
+        ctx = self.initial_context() if context is None else context
+        hist = (0,) * self.history_count
+        event: Payload = {"type": "xstate.init"}
+        queue: list[tuple[str, Payload]] = []
+        ctx = self._run_actions(self.nodes[ROOT].entry, ctx, event, queue, log)
+        to_enter, default_entry = self._entry_set_for_default(ROOT, hist)
+        config = 1 << ROOT
+        config, ctx = self._enter(to_enter, default_entry, config, hist, ctx, event, queue, log)
+        snap = self._settle(Snapshot(config, hist, ctx), event, queue, log)
+        return snap, log or []
+
+    def is_done(self, snap: Snapshot) -> bool:
+        return bool(snap.configuration & self.top_final_mask)
+
+    def step(
+        self, snap: Snapshot, event: str, payload: Payload | None = None, record: bool = True
+    ) -> tuple[Snapshot, list[Executed]]:
+        """One macrostep: the snapshot after ``event`` and the actions executed, in order."""
+        log: list[Executed] | None = [] if record else None
+        if self.is_done(snap):
+            return snap, []
+        ev: Payload = {"type": event, **(payload or {})}
+        queue: list[tuple[str, Payload]] = []
+        enabled = self._select(snap, event, ev)
+        if enabled:
+            snap = self._microstep(enabled, snap, ev, queue, log)
+        snap = self._settle(snap, ev, queue, log)
+        return snap, log or []
+
+    def enabled_events(self, snap: Snapshot) -> list[str]:
+        """Events with at least one transition from an active state (guards not evaluated)."""
+        names: list[str] = []
+        config = snap.configuration
+        for node in self.nodes:
+            if config >> node.index & 1:
+                for name in node.on:
+                    if name not in names:
+                        names.append(name)
+        return names
+
+    def active_ids(self, snap: Snapshot) -> list[str]:
+        """Active states in document order, without the root."""
+        c = snap.configuration
+        return [n.id for n in self.nodes[1:] if c >> n.index & 1]
+
+    def value(self, snap: Snapshot) -> Any:
+        """The XState ``snapshot.value`` of a configuration."""
+        return self._value_of(ROOT, snap.configuration)
+
+    def _value_of(self, index: int, config: int) -> Any:
+        node = self.nodes[index]
+        active = [
+            c for c in node.children
+            if config >> c & 1 and self.nodes[c].kind != "history"
+        ]
+        if node.kind == "parallel":
+            return {self.nodes[c].id: self._value_of(c, config) for c in active}
+        if not active:
+            return {}
+        child = self.nodes[active[0]]
+        if child.kind in ("compound", "parallel"):
+            return {child.id: self._value_of(child.index, config)}
+        return child.id
+
+    # -- selection -------------------------------------------------------------------------
+
+    def _atomic(self, config: int) -> list[int]:
+        mask = config & self.atomic_mask
+        out = []
+        while mask:
+            low = mask & -mask
+            out.append(low.bit_length() - 1)
+            mask ^= low
+        return out
+
+    def _guard_ok(self, t: _Trans, ctx: Context, ev: Payload) -> bool:
+        if t.guard is None:
+            return True
+        try:
+            return bool(t.guard(ctx, ev))
+        except Exception as exc:  # a guard is user code: report where it failed
+            raise StepError(
+                f"guard {t.guard_name!r} on {t.decl.event or 'eventless'} from "
+                f"{t.decl.source!r} raised {type(exc).__name__}: {exc}",
+                state=t.decl.source,
+                event=t.decl.event,
+            ) from exc
+
+    def _select(self, snap: Snapshot, event: str, ev: Payload) -> list[_Trans]:
+        enabled: list[_Trans] = []
+        for atom in self._atomic(snap.configuration):
+            for idx in (atom, *self.nodes[atom].ancestors):
+                cands = self.nodes[idx].on.get(event)
+                if not cands:
+                    continue
+                found = None
+                for t in cands:
+                    if self._guard_ok(t, snap.context, ev):
+                        found = t
+                        break
+                if found is not None:
+                    if found not in enabled:
+                        enabled.append(found)
+                    break
+        return enabled
+
+    def _select_eventless(self, snap: Snapshot, ev: Payload) -> list[_Trans]:
+        enabled: list[_Trans] = []
+        for atom in self._atomic(snap.configuration):
+            for idx in (atom, *self.nodes[atom].ancestors):
+                cands = self.nodes[idx].always
+                found = None
+                for t in cands:
+                    if self._guard_ok(t, snap.context, ev):
+                        found = t
+                        break
+                if found is not None:
+                    if found not in enabled:
+                        enabled.append(found)
+                    break
+        return enabled
+
+    # -- the macrostep loop -----------------------------------------------------------------
+
+    def _settle(
+        self,
+        snap: Snapshot,
+        ev: Payload,
+        queue: list[tuple[str, Payload]],
+        log: list[Executed] | None,
+    ) -> Snapshot:
+        check_eventless = True
+        steps = 0
+        while not self.is_done(snap):
+            steps += 1
+            if steps > MAX_MICROSTEPS:
+                active = ", ".join(self.active_ids(snap))
+                raise StepError(
+                    f"eventless transitions never settle (more than {MAX_MICROSTEPS} microsteps"
+                    f" in one step, active: {active}): add a guard that becomes false",
+                    event=str(ev.get("type")),
+                )
+            enabled = self._select_eventless(snap, ev) if check_eventless else []
+            previous = snap if enabled else None
+            if not enabled:
+                if not queue:
+                    break
+                name, ev = queue.pop(0)
+                enabled = self._select(snap, name, ev)
+            snap = self._microstep(enabled, snap, ev, queue, log) if enabled else snap
+            check_eventless = snap is not previous
+        return snap
+
+    # -- microstep ------------------------------------------------------------------------
+
+    def _effective_targets(self, t: _Trans, hist: tuple[int, ...]) -> list[int]:
+        out: list[int] = []
+        for target in t.targets:
+            node = self.nodes[target]
+            if node.kind == "history":
+                recorded = hist[node.slot]
+                if recorded:
+                    out.extend(i for i in range(len(self.nodes)) if recorded >> i & 1)
+                else:
+                    out.extend(self._history_default(node))
+            else:
+                out.append(target)
+        return out
+
+    def _history_default(self, node: _Node) -> list[int]:
+        return [self.nodes[node.parent].initial]
+
+    def _is_descendant(self, child: int, ancestor: int) -> bool:
+        return bool(self.nodes[ancestor].descendants_mask >> child & 1)
+
+    def _domain(self, t: _Trans, hist: tuple[int, ...]) -> int | None:
+        targets = self._effective_targets(t, hist)
+        if not targets:
+            return None
+        src = t.source
+        if not t.reenter and all(x == src or self._is_descendant(x, src) for x in targets):
+            return src
+        head, *tail = [*targets, src]
+        for anc in self.nodes[head].ancestors:
+            if all(self._is_descendant(x, anc) for x in tail):
+                return anc
+        return None if t.reenter else ROOT
+
+    def _exit_mask(self, t: _Trans, config: int, hist: tuple[int, ...]) -> int:
+        if not t.targets:
+            return 0
+        domain = self._domain(t, hist)
+        if domain is None:
+            return 0
+        mask = config & self.nodes[domain].descendants_mask
+        if t.reenter and t.source == domain:
+            mask |= 1 << domain
+        return mask
+
+    def _remove_conflicts(self, enabled: list[_Trans], snap: Snapshot) -> list[_Trans]:
+        if len(enabled) < 2:
+            return enabled
+        kept: list[_Trans] = []
+        for t1 in enabled:
+            preempted = False
+            drop: list[_Trans] = []
+            e1 = self._exit_mask(t1, snap.configuration, snap.history)
+            for t2 in kept:
+                if e1 & self._exit_mask(t2, snap.configuration, snap.history):
+                    if self._is_descendant(t1.source, t2.source):
+                        drop.append(t2)
+                    else:
+                        preempted = True
+                        break
+            if not preempted:
+                kept = [t for t in kept if t not in drop]
+                kept.append(t1)
+        return kept
+
+    def _microstep(
+        self,
+        enabled: list[_Trans],
+        snap: Snapshot,
+        ev: Payload,
+        queue: list[tuple[str, Payload]],
+        log: list[Executed] | None,
+    ) -> Snapshot:
+        transitions = self._remove_conflicts(enabled, snap)
+        config, hist, ctx = snap
+        exit_mask = 0
+        for t in transitions:
+            exit_mask |= self._exit_mask(t, config, hist)
+        exiting = [i for i in range(len(self.nodes)) if exit_mask >> i & 1]
+        exiting.reverse()
+        if exiting and self.history_count:
+            new_hist = list(hist)
+            for s in exiting:
+                for h in self.nodes[s].history_slots:
+                    hnode = self.nodes[h]
+                    if hnode.deep:
+                        rec = config & self.atomic_mask & self.nodes[s].descendants_mask
+                    else:
+                        rec = 0
+                        for c in self.nodes[s].children:
+                            if config >> c & 1:
+                                rec |= 1 << c
+                    new_hist[hnode.slot] = rec
+            hist = tuple(new_hist)
+        for s in exiting:
+            ctx = self._run_actions(self.nodes[s].exit, ctx, ev, queue, log)
+            config &= ~(1 << s)
+        for t in transitions:
+            ctx = self._run_actions(t.actions, ctx, ev, queue, log)
+        to_enter: set[int] = set()
+        default_entry: set[int] = set()
+        for t in transitions:
+            self._entry_set(t, hist, to_enter, default_entry)
+        config, ctx = self._enter(to_enter, default_entry, config, hist, ctx, ev, queue, log)
+        return Snapshot(config, hist, ctx)
+
+    def _entry_set(
+        self, t: _Trans, hist: tuple[int, ...], to_enter: set[int], default_entry: set[int]
+    ) -> None:
+        if not t.targets:
+            return
+        domain = self._domain(t, hist)
+        for s in t.targets:
+            if self.nodes[s].kind != "history" and (
+                t.source != s or t.source != domain or t.reenter
+            ):
+                to_enter.add(s)
+                default_entry.add(s)
+            self._add_descendants(s, hist, default_entry, to_enter)
+        for s in self._effective_targets(t, hist):
+            stop = domain
+            ancestors = self._proper_ancestors(s, stop)
+            if domain is not None and self.nodes[domain].kind == "parallel":
+                ancestors.append(domain)
+            self._add_ancestors(ancestors, hist, default_entry, to_enter)
+
+    def _proper_ancestors(self, s: int, stop: int | None) -> list[int]:
+        out: list[int] = []
+        for a in self.nodes[s].ancestors:
+            if a == stop:
+                break
+            out.append(a)
+        return out
+
+    def _add_descendants(
+        self, s: int, hist: tuple[int, ...], default_entry: set[int], to_enter: set[int]
+    ) -> None:
+        node = self.nodes[s]
+        if node.kind == "history":
+            recorded = hist[node.slot]
+            restored = (
+                [i for i in range(len(self.nodes)) if recorded >> i & 1]
+                if recorded
+                else self._history_default(node)
+            )
+            for r in restored:
+                to_enter.add(r)
+                if not recorded:
+                    default_entry.add(node.parent)
+                self._add_descendants(r, hist, default_entry, to_enter)
+            for r in restored:
+                self._add_ancestors(
+                    self._proper_ancestors(r, node.parent), hist, default_entry, to_enter
+                )
+        elif node.kind == "compound":
+            init = node.initial
+            if self.nodes[init].kind != "history":
+                to_enter.add(init)
+                default_entry.add(init)
+            self._add_descendants(init, hist, default_entry, to_enter)
+            self._add_ancestors(self._proper_ancestors(init, s), hist, default_entry, to_enter)
+        elif node.kind == "parallel":
+            for c in node.children:
+                if self.nodes[c].kind == "history":
+                    continue
+                if not any(self._is_descendant(x, c) for x in to_enter):
+                    to_enter.add(c)
+                    default_entry.add(c)
+                    self._add_descendants(c, hist, default_entry, to_enter)
+
+    def _add_ancestors(
+        self, ancestors: list[int], hist: tuple[int, ...], default_entry: set[int],
+        to_enter: set[int],
+    ) -> None:
+        for anc in ancestors:
+            to_enter.add(anc)
+            if self.nodes[anc].kind == "parallel":
+                for c in self.nodes[anc].children:
+                    if self.nodes[c].kind == "history":
+                        continue
+                    if not any(self._is_descendant(x, c) for x in to_enter):
+                        to_enter.add(c)
+                        self._add_descendants(c, hist, default_entry, to_enter)
+
+    def _entry_set_for_default(
+        self, index: int, hist: tuple[int, ...]
+    ) -> tuple[set[int], set[int]]:
+        to_enter: set[int] = set()
+        default_entry: set[int] = {index}
+        self._add_descendants(index, hist, default_entry, to_enter)
+        return to_enter, default_entry
+
+    def _in_final(self, index: int, config: int) -> bool:
+        node = self.nodes[index]
+        if node.kind == "compound":
+            return any(
+                config >> c & 1 and self.nodes[c].kind == "final" for c in node.children
+            )
+        if node.kind == "parallel":
+            return all(
+                self._in_final(c, config)
+                for c in node.children
+                if self.nodes[c].kind != "history"
+            )
+        return node.kind == "final"
+
+    def _enter(
+        self,
+        to_enter: set[int],
+        default_entry: set[int],
+        config: int,
+        hist: tuple[int, ...],
+        ctx: Context,
+        ev: Payload,
+        queue: list[tuple[str, Payload]],
+        log: list[Executed] | None,
+    ) -> tuple[int, Context]:
+        completed: set[int] = set()
+        for s in sorted(to_enter):
+            config |= 1 << s
+            node = self.nodes[s]
+            ctx = self._run_actions(node.entry, ctx, ev, queue, log)
+            if node.kind != "final":
+                continue
+            parent = self.nodes[node.parent]
+            marker = parent.index if parent.kind == "parallel" else parent.parent
+            if parent.kind == "compound" and parent.index != ROOT:
+                queue.append((done_state(parent.id), {"type": done_state(parent.id)}))
+            while (
+                marker != -1
+                and self.nodes[marker].kind == "parallel"
+                and marker not in completed
+                and self._in_final(marker, config)
+            ):
+                completed.add(marker)
+                mid = self.nodes[marker].id
+                queue.append((done_state(mid), {"type": done_state(mid)}))
+                marker = self.nodes[marker].parent
+        return config, ctx
+
+    # -- actions --------------------------------------------------------------------------
+
+    def _run_actions(
+        self,
+        actions: tuple[Action, ...],
+        ctx: Context,
+        ev: Payload,
+        queue: list[tuple[str, Payload]],
+        log: list[Executed] | None,
+    ) -> Context:
+        for a in actions:
+            if isinstance(a, Assign):
+                updates = self._assigns[a.name]
+                try:
+                    values = [(i, f(ctx, ev)) for i, f in updates]
+                except Exception as exc:
+                    raise StepError(
+                        f"assign {a.name!r} raised {type(exc).__name__}: {exc}",
+                        event=str(ev.get("type")),
+                    ) from exc
+                new = list(ctx)
+                for i, v in values:
+                    new[i] = v
+                ctx = tuple(new)
+                if log is not None:
+                    log.append(Executed(a))
+            elif isinstance(a, Track):
+                if log is not None:
+                    props = dict(a.properties)
+                    for name in a.include:
+                        props[name] = _thaw(ctx[self.fields[name]])
+                    log.append(Executed(a, props))
+            elif isinstance(a, Raise):
+                queue.append((a.event, {"type": a.event}))
+                if log is not None:
+                    log.append(Executed(a))
+            elif isinstance(a, Custom) and log is not None:
+                log.append(Executed(a))
+        return ctx
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    return value
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+EventLike = tuple[str, Payload]
+Runner = Callable[[Snapshot, str, Payload | None], tuple[Snapshot, list[Executed]]]
