@@ -176,7 +176,10 @@ class _Reader:
         exit_: list[Action] = []
         if kind != "history":
             entry.extend(policy.on_entry(self.cls.flow_id, state.id, meta["tags"]))
-            exit_.extend(policy.on_exit(self.cls.flow_id, state.id))
+            if not (kind == "final" and parent is None):
+                # A top-level final state is never exited: XState stops the machine there
+                # (running its exit actions on stop, which python-statemachine does not).
+                exit_.extend(policy.on_exit(self.cls.flow_id, state.id))
             entry.extend(self._actions(state.enter, f"entry of {state.id!r}"))
             exit_.extend(self._actions(state.exit, f"exit of {state.id!r}"))
         invokes: tuple[Invoke, ...] = tuple(meta["invokes"])
