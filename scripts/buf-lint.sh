@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Lint the .proto contracts with buf (the STANDARD rules, configured in proto/buf.yaml).
+# buf comes from the npm package @bufbuild/buf pinned in conformance/package.json:
+# run `npm ci --prefix conformance` once. Exits non-zero when a rule fails.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+buf="conformance/node_modules/.bin/buf"
+if [[ ! -x "$buf" ]]; then
+    echo "buf-lint: $buf not found; install it with: npm ci --prefix conformance" >&2
+    exit 2
+fi
+
+"$buf" lint proto
+echo "buf lint: proto/ passes"
