@@ -121,7 +121,9 @@ class State(_Frozen):
     output: tuple[tuple[str, Expr], ...] = ()
 
 
-FieldType = Literal["string", "integer", "boolean", "string[]", "object", "null"]
+# "object" and "object[]" (a pydantic model, a list of them) are read so that the
+# context-taxonomy property can report server data mirrored in a context.
+FieldType = Literal["string", "integer", "boolean", "string[]", "object", "object[]", "null"]
 
 
 class DataField(_Frozen):

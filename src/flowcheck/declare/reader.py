@@ -369,7 +369,20 @@ def _fields(model: type[BaseModel] | None, label: str, where: str) -> tuple[Data
 
 
 def _default(info: FieldInfo) -> Any:
-    return info.get_default(call_default_factory=True)
+    return _plain(info.get_default(call_default_factory=True))
+
+
+def _plain(value: Any) -> Any:
+    """Model instances in a default as plain data."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
 def _freeze(value: Any) -> Any:
@@ -396,6 +409,12 @@ def _field_type(
         return "string[]", False, ()
     if annotation in _SCALARS:
         return _SCALARS[annotation], False, ()
+    # Models are not flow data, but they are read (not refused) so that the
+    # context-taxonomy property reports them with the rule they break.
+    if origin in (list, tuple) and args and _is_model(args[0]):
+        return "object[]", False, ()
+    if _is_model(annotation):
+        return "object", False, ()
     raise MachineError(
         f"{label}: field {name!r} of {where} has type {annotation!r}; flow data is ids and form "
         "input: use str, int, bool, a Literal, list[str], or one of those | None"
