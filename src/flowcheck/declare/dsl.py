@@ -184,7 +184,7 @@ def guard(name: str, expr: Expr) -> Callable[..., Any]:
 # -- actions ------------------------------------------------------------------------------
 
 
-def assign(name: str, **updates: Operand) -> Callable[..., Any]:
+def assign(name: str, /, **updates: Operand) -> Callable[..., Any]:
     """Update context fields; every value reads the context as it was before the assign."""
     decl = Assign(name=name, updates=tuple((k, _e(v)) for k, v in updates.items()))
 
