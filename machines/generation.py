@@ -1,0 +1,212 @@
+"""Generation: run one AI generation job for a course (XState id ``generation``).
+
+For designers. The course builder starts this flow as a child to generate a
+course outline or its lessons. The flow asks the generation service to
+enqueue a job, then polls the job: it waits ``POLL_INTERVAL``, asks for the
+job's status, and either waits again (still running), finishes (succeeded)
+or stops in a failure state the user can recover from.
+
+    enqueuing --done--> waiting --POLL_INTERVAL--> polling --running--> waiting
+                                                      |--succeeded--> succeeded
+                                                      |--failed--> failure.generation_failed
+                                                      '--budget spent--> failure.timed_out
+    any step --GENERATION_CANCELLED--> cancelling --done--> cancelled
+
+Job status: the flow reads ``status`` from GetGenerationJob's response as the
+lowercase short form of the proto enum ``JobStatus`` (``JOB_STATUS_RUNNING`` is
+``"running"``, then ``"succeeded"``, ``"failed"``); any other status is treated
+like ``running``.
+
+Recovery:
+
+- ``failure.network_error``: a call could not be made. RETRY goes back to the
+  call that failed (``failedStep``: enqueuing, polling or cancelling) with the
+  same job and idempotency key.
+- ``failure.generation_failed`` (tracked as AI_GENERATION_FAILED): the job
+  itself failed. RETRY with a fresh ``idempotencyKey`` (made by the frontend;
+  the machine stays pure) enqueues a new job; the same key would return the
+  failed job again.
+- ``failure.timed_out``: the poll budget (3 polls) is spent while the job still
+  runs. RETRY resumes polling the same job with the counter reset.
+
+Added to FLOWS.md:
+
+- context fields ``polls`` (polls that reported ``running``; bounded by the
+  budget, so the context stays finite) and ``failedStep`` (where a network
+  error happened, read by RETRY);
+- RETRY carries an optional ``idempotencyKey``; only ``generation_failed``
+  reads it, and it ignores a RETRY without one;
+- GENERATION_CANCELLED goes to ``cancelling`` only when a job id is known;
+  before the job was enqueued there is nothing to cancel on the server, so it
+  goes straight to ``cancelled``;
+- CancelGeneration errors land in ``failure.network_error`` like the others
+  (RETRY cancels again).
+- The final state ``succeeded`` ends the child; its output (``jobId``) is what
+  the course builder's ``child_flow`` declares as the child's outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from flowcheck.declare import (
+    Event,
+    Flow,
+    State,
+    abandoned,
+    add,
+    after,
+    assign,
+    ctx,
+    eq,
+    ev,
+    failure,
+    guard,
+    invoking,
+    lt,
+    nonempty,
+    on_done,
+    on_error,
+    output,
+    rpc,
+    success,
+    tag,
+    track,
+)
+
+POLL_BUDGET = 3
+"""How many polls may report ``running`` before the flow gives up with ``timed_out``."""
+
+FailedStep = Literal["", "enqueuing", "polling", "cancelling"]
+
+
+class GenerationContext(BaseModel):
+    courseId: str = "course_1"
+    kind: Literal["outline", "lessons"] = "outline"
+    idempotencyKey: str = "gen-1"
+    jobId: str = ""
+    polls: int = 0
+    failedStep: FailedStep = ""
+    error: str | None = None
+
+
+class Retry(BaseModel):
+    """Try again; after a failed job, with a fresh idempotency key for the new job."""
+
+    idempotencyKey: str = Field(default="", examples=["", "gen-2"])
+
+
+job_known = guard("jobKnown", nonempty(ctx("jobId")))
+job_succeeded = guard("jobSucceeded", eq(output("status"), "succeeded"))
+job_failed = guard("jobFailed", eq(output("status"), "failed"))
+budget_left = guard("pollBudgetLeft", lt(ctx("polls"), POLL_BUDGET - 1))
+failed_enqueuing = guard("failedWhileEnqueuing", eq(ctx("failedStep"), "enqueuing"))
+failed_polling = guard("failedWhilePolling", eq(ctx("failedStep"), "polling"))
+failed_cancelling = guard("failedWhileCancelling", eq(ctx("failedStep"), "cancelling"))
+new_key_given = guard("newIdempotencyKeyGiven", nonempty(ev("idempotencyKey")))
+
+set_job = assign("setJob", jobId=output("jobId"), polls=0, error=None)
+count_poll = assign("countPoll", polls=add(ctx("polls"), 1))
+set_failure_reason = assign("setFailureReason", error=output("failureReason"))
+enqueue_failed = assign("enqueueFailed", error=ev("error.code"), failedStep="enqueuing")
+poll_failed = assign("pollFailed", error=ev("error.code"), failedStep="polling")
+cancel_failed = assign("cancelFailed", error=ev("error.code"), failedStep="cancelling")
+clear_error = assign("clearError", error=None, failedStep="")
+resume_polling = assign("resumePolling", polls=0, error=None)
+new_job = assign(
+    "startNewJob", idempotencyKey=ev("idempotencyKey"), jobId="", polls=0, error=None
+)
+
+
+class Generation(Flow):
+    flow_id = "generation"
+    Context = GenerationContext
+    payloads = {"RETRY": Retry}  # noqa: RUF012
+
+    enqueuing = invoking(
+        rpc(
+            "startGeneration",
+            "mirai.v1.GenerationService/StartGeneration",
+            input={
+                "courseId": ctx("courseId"),
+                "kind": ctx("kind"),
+                "idempotencyKey": ctx("idempotencyKey"),
+            },
+            outputs=[{"jobId": "job_1"}],
+            errors=["unavailable"],
+        ),
+        description="Asking the generation service to enqueue the job.",
+        initial=True,
+    )
+    waiting = tag(State(), description="The job runs; the next poll is POLL_INTERVAL away.")
+    polling = invoking(
+        rpc(
+            "getGenerationJob",
+            "mirai.v1.GenerationService/GetGenerationJob",
+            input={"jobId": ctx("jobId")},
+            outputs=[
+                {"jobId": "job_1", "status": "running"},
+                {"jobId": "job_1", "status": "succeeded"},
+                {"jobId": "job_1", "status": "failed", "failureReason": "model_overloaded"},
+            ],
+            errors=["unavailable"],
+        ),
+        description="Asking the generation service for the job's status.",
+    )
+    cancelling = invoking(
+        rpc(
+            "cancelGeneration",
+            "mirai.v1.GenerationService/CancelGeneration",
+            input={"jobId": ctx("jobId")},
+            outputs=[{"jobId": "job_1"}],
+            errors=["unavailable"],
+        ),
+        description="Asking the generation service to stop the job.",
+    )
+    succeeded = success("The job finished; its output is the job id.")
+    cancelled = abandoned("The generation was cancelled.")
+
+    class failure(State.Compound):
+        network_error = failure("The generation service could not be reached.", initial=True)
+        generation_failed = failure("The job failed; a new job is needed.")
+        timed_out = failure("The job still runs after the poll budget was spent.")
+
+    failure.generation_failed.enter.add(
+        track("AI_GENERATION_FAILED", include=["courseId", "kind", "jobId", "error"])
+    )
+
+    start_done = Event(enqueuing.to(waiting, on=set_job), id=on_done("startGeneration"))
+    start_error = Event(
+        enqueuing.to(failure.network_error, on=enqueue_failed), id=on_error("startGeneration")
+    )
+    poll_interval = Event(waiting.to(polling), id=after("POLL_INTERVAL"))
+    poll_done = Event(
+        polling.to(succeeded, cond=job_succeeded)
+        | polling.to(failure.generation_failed, cond=job_failed, on=set_failure_reason)
+        | polling.to(waiting, cond=budget_left, on=count_poll)
+        | polling.to(failure.timed_out, on=count_poll),
+        id=on_done("getGenerationJob"),
+    )
+    poll_error = Event(
+        polling.to(failure.network_error, on=poll_failed), id=on_error("getGenerationJob")
+    )
+    cancel_done = Event(cancelling.to(cancelled), id=on_done("cancelGeneration"))
+    cancel_error = Event(
+        cancelling.to(failure.network_error, on=cancel_failed), id=on_error("cancelGeneration")
+    )
+    RETRY = (
+        failure.network_error.to(enqueuing, cond=failed_enqueuing, on=clear_error)
+        | failure.network_error.to(polling, cond=failed_polling, on=clear_error)
+        | failure.network_error.to(cancelling, cond=failed_cancelling, on=clear_error)
+        | failure.generation_failed.to(enqueuing, cond=new_key_given, on=new_job)
+        | failure.timed_out.to(polling, on=resume_polling)
+    )
+    GENERATION_CANCELLED = (
+        enqueuing.to(cancelled)
+        | waiting.to(cancelling)
+        | polling.to(cancelling)
+        | failure.to(cancelling, cond=job_known)
+        | failure.to(cancelled)
+    )
