@@ -48,6 +48,17 @@ class EmptyContext(BaseModel):
     """The context of a flow that carries no data."""
 
 
+def _without_initial(states: list[State]) -> list[State]:
+    """Compound states among ``states`` and their descendants with no child marked initial."""
+    out: list[State] = []
+    for s in states:
+        children = list(s.states)
+        if children and not s.parallel and not any(c._initial for c in children):
+            out.append(s)
+        out.extend(_without_initial(children))
+    return out
+
+
 def state_tags(state: State) -> list[str]:
     meta = getattr(state, STATE_META, None)
     return list(meta["tags"]) if meta else []
@@ -78,6 +89,18 @@ class Flow(StateChart):  # type: ignore[misc]
     Context: ClassVar[type[BaseModel]] = EmptyContext
     payloads: ClassVar[dict[str, type[BaseModel]]] = {}
     telemetry_policy: ClassVar[TelemetryPolicy] = TelemetryPolicy()
+    _flowcheck_root_without_initial: ClassVar[bool] = False
+    _flowcheck_without_initial: ClassVar[tuple[State, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # python-statemachine makes the first child initial when none is marked, XState enters
+        # no child at all: note what the author left unmarked before the library fills it in.
+        tops = [v for v in vars(cls).values() if isinstance(v, State)]
+        cls._flowcheck_root_without_initial = bool(tops) and not any(
+            s._initial or s.parallel for s in tops
+        )
+        cls._flowcheck_without_initial = tuple(_without_initial(tops))
+        super().__init_subclass__(**kwargs)
 
     def __init__(self, context: BaseModel | None = None, **kwargs: Any) -> None:
         self.context: BaseModel = context if context is not None else type(self).Context()

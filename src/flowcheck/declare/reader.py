@@ -78,6 +78,10 @@ class _Reader:
         if not order:
             raise self.fail("no states: declare at least one State")
         tops = [s for s in cls.states]
+        if cls._flowcheck_root_without_initial:
+            raise self.fail(
+                "the chart has no initial state: mark one top-level State(initial=True)"
+            )
         initial = self._initial_of(tops, "the chart")
         policy = cls.telemetry_policy
         states: list[ChartState] = []
@@ -158,6 +162,12 @@ class _Reader:
         children = tuple(c.id for c in [*state.states, *state.history])
         initial = None
         if kind == "compound":
+            if any(state is s for s in self.cls._flowcheck_without_initial):
+                raise self.fail(
+                    f"compound state {state.id!r} has no initial state: mark one child "
+                    "State(initial=True) (python-statemachine would pick the first child, "
+                    "XState none)"
+                )
             initial = self._initial_of(list(state.states), f"compound state {state.id!r}")
         transitions: list[Transition] = []
         for t in state.transitions:
