@@ -173,10 +173,10 @@ _DEFAULTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ),
     (
         "server-collections",
-        "server data lives in Connect-Query, not in the flow: pass ids into the machine and "
-        "read the list with a query (architecture rules, Frontend State Architecture §1: "
-        "\"No server caching or persistence logic in XState\"; §5: no SME lists, no audience "
-        "lists)",
+        "server data lives in Connect-Query, not in the flow: keep the ids in the context "
+        "and read the list with a query (architecture rules, Frontend State Architecture §1: "
+        "\"No server caching or persistence logic in XState\"; §2: Connect-Query handles "
+        "fetching and caching)",
         (
             "smes",
             "audiences",
@@ -191,7 +191,7 @@ _DEFAULTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "server-objects",
         "course metadata and other server objects are Connect-Query's cache, not flow data: "
-        "keep the id (courseId, userId) in the context (architecture rules, Frontend State "
+        "keep only the id (courseId, userId) in the context (architecture rules, Frontend State "
         "Architecture §2: Connect-Query is the \"database cache\"; State Management Taxonomy: "
         "Auth is Connect-Query's whoAmI)",
         (

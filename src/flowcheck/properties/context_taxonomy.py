@@ -19,6 +19,8 @@ from flowcheck.taxonomy import Taxonomy, Violation, load_taxonomy
 
 ID = "context-taxonomy"
 TITLE = "context fields are flow data only: no UI flags, no server-cached data"
+# A check of the declaration: passing is a proof whatever exploration reached.
+STATIC = True
 
 
 def check(subject: Subject) -> list[Finding]:
@@ -50,9 +52,9 @@ def _message(flow: str, violation: Violation, shown: str | None, line: int | Non
     where = f" ({shown}:{line})" if shown and line else (f" ({shown})" if shown else "")
     kind = f"{data.type}{' | null' if data.nullable else ''}"
     return (
-        f"{flow}: context field {data.name!r} ({kind}){where} is {_label(violation)}, "
-        f"not flow data (rule {violation.rule.id}, pattern {violation.pattern.text!r}): "
-        f"{violation.rule.reason}; remove it from the Context model"
+        f"{flow}: context field {data.name!r} ({kind}){where} is {_label(violation)} "
+        f"(rule {violation.rule.id}, pattern {violation.pattern.text!r}): "
+        f"{violation.rule.reason}; remove it from the context"
     )
 
 
@@ -61,7 +63,7 @@ def _label(violation: Violation) -> str:
         "ui-flags": "a UI flag",
         "server-collections": "a server-cached collection",
         "server-objects": "a mirror of server data",
-    }.get(violation.rule.id, f"classified as {violation.rule.id}")
+    }.get(violation.rule.id, f"not flow data ({violation.rule.id})")
 
 
 def _display(source: Path | None, root: Path | None) -> str | None:

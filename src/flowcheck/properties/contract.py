@@ -50,6 +50,8 @@ from flowcheck.properties.base import Finding, Subject
 
 ID = "contract"
 TITLE = "every invoke is a proto RPC used as declared (request, response, codes) or a child flow"
+# A check of the declaration: passing is a proof whatever exploration reached.
+STATIC = True
 
 CONNECT_CODES: frozenset[str] = frozenset(
     {
@@ -541,14 +543,16 @@ class _Checker:
         enum = self.contracts.enum(enum_name)
         if enum is None or flow.values is None:
             return None
-        names = _enum_names(enum_name, enum.values)
+        prefix = _upper_snake(enum_name.rsplit(".", 1)[-1]) + "_"
+        short = [v.removeprefix(prefix) for v in enum.values]
+        names = {*enum.values, *short}
         bad = [v for v in flow.values if isinstance(v, str) and v and v.upper() not in names]
         if not bad:
             return None
-        spelled = ", ".join(sorted({n.lower() for n in names if not n.endswith("UNSPECIFIED")}))
+        spelled = ", ".join(repr(n.lower()) for n in short if n != "UNSPECIFIED")
         return (
-            f"is {described} and {', '.join(map(repr, bad))} names none of its values "
-            f"(flow strings name values without the prefix: {spelled})"
+            f"is {described} and {', '.join(map(repr, bad))} names none of its values; "
+            f"a flow names them in lower case without the {prefix} prefix: {spelled}"
         )
 
     def _is_map(self, proto_field: ProtoField) -> bool:
@@ -599,14 +603,6 @@ def _describe(proto_field: ProtoField) -> str:
     kind = proto_field.type.split(":", 1)[-1]
     what = "an enum " if proto_field.type.startswith("enum:") else ""
     return f"{'repeated ' if proto_field.repeated else ''}{what}{kind}"
-
-
-def _enum_names(enum_name: str, values: tuple[str, ...]) -> set[str]:
-    """An enum's value names, with and without the buf-style ``ENUM_NAME_`` prefix."""
-    prefix = _upper_snake(enum_name.rsplit(".", 1)[-1]) + "_"
-    names = set(values)
-    names.update(v.removeprefix(prefix) for v in values if v.startswith(prefix))
-    return names
 
 
 def _upper_snake(name: str) -> str:
