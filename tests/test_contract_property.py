@@ -1,0 +1,161 @@
+"""The contract property: invokes against the proto contracts, and no fetching in a machine.
+
+Each mutant in tests/fixtures/contract_*.py breaks one rule; a ``# mutation`` comment marks
+the line that breaks it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flowcheck.errors import FlowcheckError
+from flowcheck.project import Settings, find_settings, load_machine, machine_files
+from flowcheck.properties import contract
+from flowcheck.properties.base import Finding, Subject
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
+PROTO = REPO / "proto" / "mirai" / "v1"
+SETTINGS = find_settings(REPO)
+
+
+def _subject(path: Path, settings: Settings = SETTINGS) -> Subject:
+    machine = load_machine(path)
+    return Subject(
+        chart=machine.chart, settings=settings, source=machine.path, machine_class=machine.cls
+    )
+
+
+def _findings(fixture: str, settings: Settings = SETTINGS) -> list[Finding]:
+    return contract.check(_subject(FIXTURES / f"{fixture}.py", settings))
+
+
+def _only(fixture: str) -> Finding:
+    findings = _findings(fixture)
+    assert len(findings) == 1, [f.message for f in findings]
+    assert findings[0].property == "contract"
+    return findings[0]
+
+
+def _line(path: Path, text: str) -> int:
+    """1-based line of the first line of ``path`` containing ``text``."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if text in line:
+            return number
+    raise AssertionError(f"{text!r} not in {path}")
+
+
+def _mutation_line(fixture: str) -> int:
+    return _line(FIXTURES / f"{fixture}.py", "# mutation")
+
+
+@pytest.mark.parametrize("path", machine_files(SETTINGS), ids=lambda p: p.stem)
+def test_the_shipped_flows_keep_the_contract(path: Path) -> None:
+    findings = contract.check(_subject(path))
+    assert [f.message for f in findings] == []
+
+
+def test_a_method_missing_from_the_proto_is_reported_at_its_service() -> None:
+    finding = _only("contract_missing_method")
+    assert finding.file == "proto/mirai/v1/course_service.proto"
+    assert finding.line == _line(PROTO / "course_service.proto", "service CourseService {")
+    assert "has no method CreateCourseDraft" in finding.message
+
+
+def test_an_input_field_missing_from_the_request_is_reported_at_the_request() -> None:
+    finding = _only("contract_missing_input")
+    assert finding.file == "proto/mirai/v1/course_service.proto"
+    assert finding.line == _line(PROTO / "course_service.proto", "message CreateCourseRequest")
+    assert "maps input 'summary'" in finding.message
+
+
+def test_a_response_field_the_flow_reads_but_the_proto_lacks_is_reported() -> None:
+    finding = _only("contract_missing_response_field")
+    assert finding.file == "proto/mirai/v1/course_service.proto"
+    assert finding.line == _line(PROTO / "course_service.proto", "message CreateCourseResponse")
+    assert "reads event.output.id in assign 'setCourse'" in finding.message
+    assert finding.event == "xstate.done.actor.createCourse"
+
+
+def test_an_input_of_the_wrong_type_is_reported_at_the_proto_field() -> None:
+    finding = _only("contract_input_type")
+    assert finding.file == "proto/mirai/v1/course_service.proto"
+    assert finding.line == _line(PROTO / "course_service.proto", "string title = 1;")
+    assert "(boolean)" in finding.message
+
+
+def test_a_string_that_names_no_enum_value_is_reported_at_the_enum_field() -> None:
+    finding = _only("contract_enum_value")
+    assert finding.file == "proto/mirai/v1/generation_service.proto"
+    assert finding.line == _line(PROTO / "generation_service.proto", "GenerationKind kind = 2;")
+    assert "'summary' names none of its values" in finding.message
+    assert "'outline', 'lessons'" in finding.message
+
+
+def test_a_plain_function_invoke_is_fetching_inside_the_machine() -> None:
+    finding = _only("contract_plain_function")
+    assert finding.file == "tests/fixtures/contract_plain_function.py"
+    assert finding.line == _mutation_line("contract_plain_function")
+    assert "'fetchCourses'" in finding.message
+    assert "fetching inside the machine" in finding.message
+
+
+def test_a_service_missing_from_the_proto_is_fetching_inside_the_machine() -> None:
+    finding = _only("contract_unknown_service")
+    assert finding.file == "tests/fixtures/contract_unknown_service.py"
+    assert finding.line == _mutation_line("contract_unknown_service")
+    assert "no service mirai.v1.CatalogService" in finding.message
+    assert "fetching inside the machine" in finding.message
+
+
+def test_a_child_flow_that_is_not_a_machine_is_reported_at_the_invoke() -> None:
+    finding = _only("contract_missing_child_flow")
+    assert finding.file == "tests/fixtures/contract_missing_child_flow.py"
+    assert finding.line == _mutation_line("contract_missing_child_flow")
+    assert "child flow 'outline_generation'" in finding.message
+
+
+def test_an_error_code_connect_never_sends_is_reported_at_the_invoke() -> None:
+    finding = _only("contract_error_code")
+    assert finding.file == "tests/fixtures/contract_error_code.py"
+    assert finding.line == _line(FIXTURES / "contract_error_code.py", '"createCourse",')
+    assert "'network_error'" in finding.message
+
+
+def test_a_finding_names_the_flow_the_invoke_and_both_locations() -> None:
+    finding = _only("contract_missing_input")
+    invoke_line = _line(FIXTURES / "contract_missing_input.py", '"createCourse",')
+    assert finding.message.startswith("contract_missing_input: invoke 'createCourse'")
+    assert f"(tests/fixtures/contract_missing_input.py:{invoke_line})" in finding.message
+    assert f"(proto/mirai/v1/course_service.proto:{finding.line})" in finding.message
+    assert finding.state == "creatingCourse"
+
+
+def test_the_proto_root_comes_from_the_settings(tmp_path: Path) -> None:
+    proto = tmp_path / "proto"
+    shutil.copytree(REPO / "proto", proto)
+    service = proto / "mirai" / "v1" / "course_service.proto"
+    text = service.read_text(encoding="utf-8").replace(
+        "  rpc CreateCourse(CreateCourseRequest) returns (CreateCourseResponse);\n",
+        "  rpc CreateCourse(CreateCourseRequest) returns (CreateCourseResponse);\n"
+        "  rpc CreateCourseDraft(CreateCourseRequest) returns (CreateCourseResponse);\n",
+    )
+    service.write_text(text, encoding="utf-8")
+    settings = Settings(
+        root=SETTINGS.root, machines=SETTINGS.machines, proto=proto, exports=SETTINGS.exports
+    )
+    assert _findings("contract_missing_method", settings) == []
+
+
+def test_a_missing_proto_root_is_an_input_error(tmp_path: Path) -> None:
+    settings = Settings(
+        root=SETTINGS.root,
+        machines=SETTINGS.machines,
+        proto=tmp_path / "nowhere",
+        exports=SETTINGS.exports,
+    )
+    with pytest.raises(FlowcheckError, match="proto root not found"):
+        _findings("contract_missing_input", settings)
