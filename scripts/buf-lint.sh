@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lint the .proto contracts with buf (the STANDARD rules, configured in proto/buf.yaml).
-# buf comes from the npm package @bufbuild/buf pinned in conformance/package.json:
-# run `npm ci --prefix conformance` once. Exits non-zero when a rule fails.
+# buf comes from the npm package @bufbuild/buf pinned in conformance/package.json
+# (scripts/bootstrap.sh installs it). Exits non-zero when a rule fails.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -9,7 +9,7 @@ cd "$root"
 
 buf="conformance/node_modules/.bin/buf"
 if [[ ! -x "$buf" ]]; then
-    echo "buf-lint: $buf not found; install it with: npm ci --prefix conformance" >&2
+    echo "buf-lint: $buf not found; run scripts/bootstrap.sh (or npm ci --prefix conformance)" >&2
     exit 2
 fi
 
