@@ -17,7 +17,9 @@ from flowcheck.chart.model import Chart
 if TYPE_CHECKING:
     from flowcheck.project import Settings
 
-Status = Literal["proved", "bounded", "failed"]
+Status = Literal["proved", "bounded", "failed", "skipped"]
+"""proved: holds on the whole explored space; bounded: no finding, but exploration stopped
+early; failed: findings; skipped: not checked (say why in the message)."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,373 @@
+"""Exhaustive exploration: breadth-first search over the snapshots of a chart.
+
+The *alphabet* of a chart is every event the outside world can send, each with
+each payload of its example domain: user events (the cartesian product of their
+payload fields' examples), invoke outcomes (``done`` with each example output,
+``error`` with each Connect code) and named delays. Invoke outcomes and delays
+are only sent while the state that owns them is active, and no letter is tried
+when no active state handles its event.
+
+Snapshots are numbered in discovery order, so node 0 is the initial snapshot and
+the parent pointers form a shortest-path tree: the path to any node is a
+shortest event sequence reaching it. Edges are kept in three flat integer arrays.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowcheck.chart.model import (
+    Chart,
+    after_event,
+    done_actor,
+    error_actor,
+    is_internal_event,
+)
+from flowcheck.properties.base import Counterexample
+from flowcheck.semantics.stepper import Snapshot, StepError, Stepper
+
+DEFAULT_MAX_CONFIGURATIONS = 1_000_000
+PROGRESS_EVERY = 2048
+
+Progress = Callable[[int, int], None]
+"""Called with (snapshots expanded, snapshots discovered) every few thousand expansions."""
+
+
+@dataclass(frozen=True)
+class Letter:
+    """One event of the alphabet with one payload, and when it may be sent.
+
+    ``requires`` is a mask of states that must all be active (the invoking state of an
+    invoke outcome, the waiting state of a delay); ``handled`` the mask of states with a
+    transition on ``event``: at least one must be active.
+    """
+
+    event: str
+    payload: dict[str, Any]
+    requires: int
+    handled: int
+    kind: str  # "user", "done", "error" or "delay"
+
+
+@dataclass(frozen=True)
+class ExplorationError:
+    """A step that failed while exploring (a guard raised, eventless transitions never settle)."""
+
+    node: int
+    letter: int
+    message: str
+    state: str | None
+    event: str | None
+
+
+@dataclass
+class Exploration:
+    """What exploration learnt: every reachable snapshot, the edges between them, and the
+    shortest-path tree. ``complete`` is False when it stopped early (the configuration
+    bound, or an interrupt); then only nodes below ``expanded`` had all their letters tried.
+    """
+
+    chart: Chart
+    stepper: Stepper
+    alphabet: list[Letter]
+    snapshots: list[Snapshot] = field(default_factory=list)
+    parent: array[int] = field(default_factory=lambda: array("i"))
+    parent_letter: array[int] = field(default_factory=lambda: array("i"))
+    edge_src: array[int] = field(default_factory=lambda: array("i"))
+    edge_letter: array[int] = field(default_factory=lambda: array("i"))
+    edge_dst: array[int] = field(default_factory=lambda: array("i"))
+    errors: list[ExplorationError] = field(default_factory=list)
+    complete: bool = False
+    interrupted: bool = False
+    expanded: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    max_configurations: int = DEFAULT_MAX_CONFIGURATIONS
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Results properties share (the set of nodes that can still succeed)."""
+    _index: dict[Snapshot, int] = field(default_factory=dict, repr=False)
+    _successors: list[list[int]] | None = field(default=None, repr=False)
+    _predecessors: list[list[int]] | None = field(default=None, repr=False)
+
+    # -- sizes -------------------------------------------------------------------------
+
+    @property
+    def configurations(self) -> int:
+        return len(self.snapshots)
+
+    @property
+    def edges(self) -> int:
+        return len(self.edge_src)
+
+    def index_of(self, snap: Snapshot) -> int | None:
+        return self._index.get(snap)
+
+    def is_expanded(self, node: int) -> bool:
+        return node < self.expanded
+
+    # -- adjacency (built on demand) -----------------------------------------------------
+
+    def successors(self, node: int) -> list[int]:
+        """Edge indices leaving ``node``."""
+        if self._successors is None:
+            self._build_adjacency()
+        assert self._successors is not None
+        return self._successors[node]
+
+    def predecessors(self, node: int) -> list[int]:
+        """Edge indices entering ``node``."""
+        if self._predecessors is None:
+            self._build_adjacency()
+        assert self._predecessors is not None
+        return self._predecessors[node]
+
+    def _build_adjacency(self) -> None:
+        n = len(self.snapshots)
+        succ: list[list[int]] = [[] for _ in range(n)]
+        pred: list[list[int]] = [[] for _ in range(n)]
+        for e, (s, d) in enumerate(zip(self.edge_src, self.edge_dst, strict=True)):
+            succ[s].append(e)
+            pred[d].append(e)
+        self._successors, self._predecessors = succ, pred
+
+    def backward_closure(self, targets: Iterator[int] | list[int] | set[int]) -> set[int]:
+        """Every node from which some node of ``targets`` is reachable (targets included)."""
+        seen = set(targets)
+        stack = list(seen)
+        dst_src = self.edge_src
+        while stack:
+            node = stack.pop()
+            for e in self.predecessors(node):
+                src = dst_src[e]
+                if src not in seen:
+                    seen.add(src)
+                    stack.append(src)
+        return seen
+
+    # -- states of a node ----------------------------------------------------------------
+
+    def active(self, node: int) -> list[str]:
+        return self.stepper.active_ids(self.snapshots[node])
+
+    def nodes_where(self, mask: int) -> Iterator[int]:
+        """Nodes whose configuration has every state of ``mask`` active, in BFS order."""
+        for i, snap in enumerate(self.snapshots):
+            if snap.configuration & mask == mask:
+                yield i
+
+    def state_mask(self, *state_ids: str) -> int:
+        mask = 0
+        for sid in state_ids:
+            mask |= 1 << self.stepper.index[sid]
+        return mask
+
+    # -- counterexamples -------------------------------------------------------------------
+
+    def path_to(self, node: int) -> list[int]:
+        """Letter indices of the shortest event path from the initial snapshot to ``node``."""
+        letters: list[int] = []
+        while node > 0:
+            letters.append(self.parent_letter[node])
+            node = self.parent[node]
+        letters.reverse()
+        return letters
+
+    def counterexample(self, node: int, then: list[int] | None = None) -> Counterexample:
+        """The shortest path to ``node``, followed by the letters ``then``, replayed on the
+        Stepper so that the configurations shown are the ones the Stepper computes."""
+        letters = self.path_to(node) + list(then or [])
+        return replay(self.stepper, [self.letter_event(i) for i in letters])
+
+    def letter_event(self, letter: int) -> tuple[str, dict[str, Any]]:
+        lt = self.alphabet[letter]
+        return lt.event, dict(lt.payload)
+
+    # -- views ------------------------------------------------------------------------------
+
+    def to_networkx(self) -> Any:
+        """A ``networkx.MultiDiGraph``: nodes carry ``states`` and ``context``, edges ``event``
+        and ``payload``."""
+        import networkx as nx
+
+        g = nx.MultiDiGraph(name=self.chart.name, complete=self.complete)
+        for i, snap in enumerate(self.snapshots):
+            g.add_node(
+                i,
+                states=tuple(self.stepper.active_ids(snap)),
+                context=self.stepper.context_dict(snap.context),
+                done=self.stepper.is_done(snap),
+            )
+        for s, lt, d in zip(self.edge_src, self.edge_letter, self.edge_dst, strict=True):
+            letter = self.alphabet[lt]
+            g.add_edge(s, d, event=letter.event, payload=letter.payload, letter=lt)
+        return g
+
+
+def replay(stepper: Stepper, events: list[tuple[str, dict[str, Any]]]) -> Counterexample:
+    """Run ``events`` from the initial snapshot; the configurations after each one."""
+    snap, _ = stepper.initial(record=False)
+    states = [tuple(stepper.active_ids(snap))]
+    done: list[tuple[str, dict[str, Any]]] = []
+    for name, payload in events:
+        done.append((name, payload))
+        try:
+            snap, _ = stepper.step(snap, name, payload, record=False)
+        except StepError:
+            break
+        states.append(tuple(stepper.active_ids(snap)))
+    return Counterexample(events=tuple(done), states=tuple(states))
+
+
+# -- the alphabet ------------------------------------------------------------------------------
+
+
+def alphabet(chart: Chart, stepper: Stepper | None = None) -> list[Letter]:
+    """Every letter exploration tries, in a stable order: user events in declaration order,
+    then invoke outcomes in document order, then delays."""
+    stepper = stepper or Stepper(chart)
+    handled: dict[str, int] = {}
+    for s in chart.states:
+        for t in s.transitions:
+            if t.event is not None:
+                handled[t.event] = handled.get(t.event, 0) | 1 << stepper.index[s.id]
+    letters: list[Letter] = []
+    for spec in chart.events:
+        if is_internal_event(spec.name) or spec.name not in handled:
+            continue
+        domains = [_domain(f.examples, f.enum, f.nullable, f.default) for f in spec.payload]
+        names = [f.name for f in spec.payload]
+        for values in itertools.product(*domains):
+            letters.append(
+                Letter(spec.name, dict(zip(names, values, strict=True)), 0,
+                       handled[spec.name], "user")
+            )
+    for state, inv in chart.invokes():
+        own = 1 << stepper.index[state.id]
+        done, error = done_actor(inv.id), error_actor(inv.id)
+        for out in inv.outputs:
+            letters.append(Letter(done, {"output": dict(out)}, own, handled.get(done, 0), "done"))
+        for code in inv.error_codes:
+            letters.append(
+                Letter(error, {"error": {"code": code}}, own, handled.get(error, 0), "error")
+            )
+    for s in chart.states:
+        seen: set[str] = set()
+        for t in s.transitions:
+            if t.delay and t.delay not in seen:
+                seen.add(t.delay)
+                name = after_event(t.delay, s.id)
+                own = 1 << stepper.index[s.id]
+                letters.append(Letter(name, {}, own, handled.get(name, own), "delay"))
+    return letters
+
+
+def _domain(
+    examples: tuple[Any, ...], enum: tuple[Any, ...], nullable: bool, default: Any
+) -> list[Any]:
+    values: list[Any] = []
+    for v in (*examples, *enum):
+        if v not in values:
+            values.append(v)
+    if not values:
+        values.append(default)
+    if nullable and None not in values:
+        values.append(None)
+    return values
+
+
+# -- the search ---------------------------------------------------------------------------------
+
+
+def explore(
+    chart: Chart,
+    max_configurations: int = DEFAULT_MAX_CONFIGURATIONS,
+    progress: Progress | None = None,
+    stepper: Stepper | None = None,
+) -> Exploration:
+    """Breadth-first search from the initial snapshot over the whole alphabet.
+
+    Stops when every reachable snapshot was expanded (``complete``), when
+    ``max_configurations`` snapshots were discovered (bounded) or on KeyboardInterrupt
+    (``interrupted``; what was explored so far is kept). A step that raises is recorded
+    in ``errors`` and exploration goes on.
+    """
+    stepper = stepper or Stepper(chart)
+    letters = alphabet(chart, stepper)
+    result = Exploration(chart=chart, stepper=stepper, alphabet=letters,
+                         max_configurations=max_configurations)
+    started = time.perf_counter()
+    try:
+        _search(result, progress)
+    except KeyboardInterrupt:
+        result.interrupted = True
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _search(result: Exploration, progress: Progress | None) -> None:
+    stepper = result.stepper
+    step = stepper.step
+    top_final = stepper.top_final_mask
+    table = [(lt.event, lt.payload, lt.requires, lt.handled) for lt in result.alphabet]
+    index = result._index
+    snaps = result.snapshots
+    parent, parent_letter = result.parent, result.parent_letter
+    e_src, e_letter, e_dst = result.edge_src, result.edge_letter, result.edge_dst
+    limit = result.max_configurations
+    try:
+        first, _ = stepper.initial(record=False)
+    except StepError as exc:
+        result.errors.append(ExplorationError(-1, -1, str(exc), exc.state, exc.event))
+        return
+    index[first] = 0
+    snaps.append(first)
+    parent.append(-1)
+    parent_letter.append(-1)
+    node = 0
+    steps = 0
+    bounded = False
+    while node < len(snaps):
+        snap = snaps[node]
+        config = snap.configuration
+        if not config & top_final:
+            for li, (event, payload, requires, handled) in enumerate(table):
+                if not config & handled or config & requires != requires:
+                    continue
+                steps += 1
+                try:
+                    nxt = step(snap, event, payload, False)[0]
+                except StepError as exc:
+                    result.errors.append(ExplorationError(node, li, str(exc), exc.state,
+                                                          exc.event))
+                    continue
+                if nxt == snap:
+                    continue
+                dst = index.get(nxt)
+                if dst is None:
+                    if len(snaps) >= limit:
+                        bounded = True
+                        break
+                    dst = len(snaps)
+                    index[nxt] = dst
+                    snaps.append(nxt)
+                    parent.append(node)
+                    parent_letter.append(li)
+                e_src.append(node)
+                e_letter.append(li)
+                e_dst.append(dst)
+            if bounded:
+                break
+        node += 1
+        result.expanded = node
+        result.steps = steps
+        if progress is not None and node % PROGRESS_EVERY == 0:
+            progress(node, len(snaps))
+    result.steps = steps
+    result.complete = not bounded
+    if progress is not None:
+        progress(result.expanded, len(snaps))

@@ -1,0 +1,110 @@
+"""The property catalog: one module per property, found by walking this package.
+
+A property module has ``ID``, ``TITLE`` and ``check(subject) -> list[Finding]`` (see
+:mod:`flowcheck.properties.base`). Two optional module attributes refine its status:
+
+- ``STATIC = True``: the check reads the chart only, so passing is a proof even when
+  exploration was bounded;
+- ``status(subject) -> Status | None``: decides the status of a passing check itself
+  (``conformance`` says ``skipped`` when the campaign did not run).
+
+The hypothesis campaign reports findings under property ids too (a blocked network call
+is a ``pure`` finding, a missing STATE_EXITED a ``telemetry`` one); they are added to the
+findings of the property with that id.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from flowcheck.properties.base import Finding, Status, Subject
+
+ORDER = (
+    "well-formed",
+    "reachable",
+    "no-dead-end",
+    "completable",
+    "failure-explicit",
+    "failure-retry",
+    "telemetry",
+    "semantic-events",
+    "pure",
+    "deterministic",
+    "context-taxonomy",
+    "contract",
+    "conformance",
+)
+
+
+@dataclass
+class PropertyResult:
+    """One property checked on one chart."""
+
+    id: str
+    title: str
+    status: Status
+    message: str
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+
+def catalog() -> list[ModuleType]:
+    """Every property module of this package, in the catalog's stable order."""
+    modules: list[ModuleType] = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_") or info.name == "base":
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if isinstance(getattr(module, "ID", None), str) and callable(
+            getattr(module, "check", None)
+        ):
+            modules.append(module)
+
+    def rank(m: ModuleType) -> tuple[int, str]:
+        pid: str = m.ID
+        return (ORDER.index(pid) if pid in ORDER else len(ORDER), pid)
+
+    return sorted(modules, key=rank)
+
+
+def check_all(subject: Subject, only: list[str] | None = None) -> list[PropertyResult]:
+    """Run every property (or those in ``only``) on ``subject``."""
+    results: list[PropertyResult] = []
+    from_campaign: list[Finding] = list(getattr(subject.campaign, "findings", []) or [])
+    for module in catalog():
+        pid: str = module.ID
+        if only is not None and pid not in only:
+            continue
+        findings = list(module.check(subject))
+        findings += [f for f in from_campaign if f.property == pid]
+        results.append(_result(module, subject, findings))
+    return results
+
+
+def _result(module: ModuleType, subject: Subject, findings: list[Finding]) -> PropertyResult:
+    pid: str = module.ID
+    title: str = getattr(module, "TITLE", pid)
+    if findings:
+        more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+        return PropertyResult(pid, title, "failed", findings[0].message + more, findings)
+    decide: Any = getattr(module, "status", None)
+    decided: tuple[Status, str] | None = decide(subject) if callable(decide) else None
+    if decided is not None:
+        return PropertyResult(pid, title, decided[0], decided[1], [])
+    graph = subject.graph
+    if getattr(module, "STATIC", False) or (graph is not None and graph.complete):
+        return PropertyResult(pid, title, "proved", title, [])
+    if graph is None:
+        why = "not explored: the chart is not well-formed"
+        return PropertyResult(pid, title, "skipped", why, [])
+    why = "was interrupted" if graph.interrupted else "stopped at the configuration limit"
+    message = (f"no counterexample in {graph.configurations} configurations, but exploration "
+               f"{why}: not a proof")
+    return PropertyResult(pid, title, "bounded", message, [])

@@ -1,0 +1,88 @@
+"""Helpers shared by property modules: where things are, and the shortest paths to them."""
+
+from __future__ import annotations
+
+import re
+
+from flowcheck.chart.model import Chart, Transition
+from flowcheck.explore.graph import Exploration
+from flowcheck.properties.base import Counterexample
+
+SCREAMING_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
+
+
+def is_user_event(name: str | None) -> bool:
+    """Events the user (the UI) sends, as opposed to invoke outcomes, delays and done events."""
+    return bool(name) and not str(name).startswith("xstate.")
+
+
+def descendants(chart: Chart, state_id: str) -> set[str]:
+    """``state_id`` and every state below it."""
+    children: dict[str, list[str]] = {}
+    for s in chart.states:
+        if s.parent is not None:
+            children.setdefault(s.parent, []).append(s.id)
+    out = {state_id}
+    stack = [state_id]
+    while stack:
+        for c in children.get(stack.pop(), []):
+            if c not in out:
+                out.add(c)
+                stack.append(c)
+    return out
+
+
+def ancestors(chart: Chart, state_id: str) -> list[str]:
+    """Proper ancestors of ``state_id``, nearest first."""
+    parents = {s.id: s.parent for s in chart.states}
+    out: list[str] = []
+    p = parents.get(state_id)
+    while p is not None:
+        out.append(p)
+        p = parents.get(p)
+    return out
+
+
+def tagged_mask(graph: Exploration, tag: str) -> int:
+    return graph.state_mask(*graph.chart.tagged(tag))
+
+
+def first_node_with(graph: Exploration, state_id: str) -> int | None:
+    """The node with ``state_id`` active that BFS found first (shortest path)."""
+    if state_id not in graph.stepper.index:
+        return None
+    return next(graph.nodes_where(graph.state_mask(state_id)), None)
+
+
+def path_to_state(graph: Exploration | None, state_id: str) -> Counterexample | None:
+    """The shortest event path to a configuration where ``state_id`` is active."""
+    if graph is None:
+        return None
+    node = first_node_with(graph, state_id)
+    return None if node is None else graph.counterexample(node)
+
+
+def path_to_event(graph: Exploration | None, state_id: str, event: str | None
+                  ) -> Counterexample | None:
+    """The shortest path to a configuration with ``state_id`` active in which ``event`` can
+    be sent, followed by that event; else the path to ``state_id``."""
+    if graph is None:
+        return None
+    if event is not None and state_id in graph.stepper.index:
+        letters = [i for i, lt in enumerate(graph.alphabet) if lt.event == event]
+        done = graph.stepper.top_final_mask
+        for node in graph.nodes_where(graph.state_mask(state_id)):
+            config = graph.snapshots[node].configuration
+            for li in letters:
+                lt = graph.alphabet[li]
+                if config & lt.requires == lt.requires and not config & done:
+                    return graph.counterexample(node, [li])
+    return path_to_state(graph, state_id)
+
+
+def path_to_transition(graph: Exploration | None, t: Transition) -> Counterexample | None:
+    return path_to_event(graph, t.source, t.event)
+
+
+def config_label(states: list[str] | tuple[str, ...]) -> str:
+    return "{" + ", ".join(states) + "}"

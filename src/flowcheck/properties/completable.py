@@ -1,0 +1,69 @@
+"""completable: from every reachable configuration, success can still be reached (AG EF success).
+
+Backward reachability over the explored graph from the snapshots with a state tagged
+``success`` active. Every reachable snapshot that is not done and cannot reach one is a
+trap. On a bounded run, unexpanded snapshots count as possibly reaching success, so a
+finding is still a real trap.
+
+One exception, declared by the flow: a non-final state tagged ``abandoned`` means the
+user has left and the flow is winding down (``cancelling`` while a cancel RPC runs).
+While such a state is active, the goal is to finish (reach a final state), not success.
+"""
+
+from __future__ import annotations
+
+from flowcheck.chart.model import ABANDONED, SUCCESS
+from flowcheck.explore.graph import Exploration
+from flowcheck.properties._witness import config_label, tagged_mask
+from flowcheck.properties.base import Finding, Subject
+
+ID = "completable"
+TITLE = "from every reachable configuration a success final state can still be reached"
+
+
+def can_succeed(graph: Exploration) -> set[int]:
+    """Nodes that can still complete: a success snapshot is reachable from them, or (winding
+    down after the user abandoned) a final one is. When exploration was bounded, unexpanded
+    nodes count as able to complete, so that what is left out is a real trap."""
+    cached = graph.cache.get("can_succeed")
+    if isinstance(cached, set):
+        return cached
+    stepper = graph.stepper
+    mask = tagged_mask(graph, SUCCESS)
+    unexpanded = list(range(graph.expanded, graph.configurations))
+    seeds = [i for i, s in enumerate(graph.snapshots) if s.configuration & mask]
+    closure = graph.backward_closure(seeds + unexpanded)
+    leaving = graph.state_mask(*(
+        s.id for s in graph.chart.states if ABANDONED in s.tags and s.kind != "final"))
+    if leaving:
+        finals = [i for i, s in enumerate(graph.snapshots) if stepper.is_done(s)]
+        ends = graph.backward_closure(finals + unexpanded)
+        closure |= {i for i in ends if graph.snapshots[i].configuration & leaving}
+    graph.cache["can_succeed"] = closure
+    return closure
+
+
+def check(subject: Subject) -> list[Finding]:
+    graph = subject.graph
+    if graph is None:
+        return []
+    if not subject.chart.tagged(SUCCESS):
+        return [Finding(ID, "no state is tagged success: mark the state where the flow "
+                            "achieves its goal with flowcheck.declare.success()")]
+    good = can_succeed(graph)
+    stepper = graph.stepper
+    findings: list[Finding] = []
+    reported: set[int] = set()
+    for node, snap in enumerate(graph.snapshots):
+        if node in good or stepper.is_done(snap) or snap.configuration in reported:
+            continue
+        reported.add(snap.configuration)
+        active = stepper.active_ids(snap)
+        atomic = [a for a in active if not graph.chart.state(a).children]
+        findings.append(Finding(
+            ID,
+            f"from {config_label(active)} no event sequence reaches success",
+            state=atomic[-1] if atomic else None,
+            counterexample=graph.counterexample(node),
+        ))
+    return findings

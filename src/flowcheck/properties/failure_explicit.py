@@ -1,0 +1,70 @@
+"""failure-explicit: no RPC failure is swallowed.
+
+Every invoke handles its errors (a transition on ``xstate.error.actor.<id>`` from the
+invoking state or an ancestor), and in every reachable snapshot where the invoke runs,
+each Connect error code it declares lands in a configuration with a state tagged
+``failure`` active.
+"""
+
+from __future__ import annotations
+
+from flowcheck.chart.model import FAILURE, error_actor
+from flowcheck.properties._witness import ancestors, config_label, path_to_event, tagged_mask
+from flowcheck.properties.base import Finding, Subject
+from flowcheck.semantics.stepper import StepError
+
+ID = "failure-explicit"
+TITLE = "every invoke has on_error and every error code lands in a state tagged failure"
+
+
+def check(subject: Subject) -> list[Finding]:
+    chart = subject.chart
+    graph = subject.graph
+    findings: list[Finding] = []
+    handlers: dict[str, set[str]] = {}
+    for s in chart.states:
+        for t in s.transitions:
+            if t.event:
+                handlers.setdefault(t.event, set()).add(s.id)
+    for state, inv in chart.invokes():
+        event = error_actor(inv.id)
+        owners = {state.id, *ancestors(chart, state.id)}
+        if not handlers.get(event, set()) & owners:
+            findings.append(Finding(
+                ID,
+                f"invoke {inv.id!r} ({inv.src}) in {state.id!r} has no on_error: its errors "
+                f"are swallowed; add a transition on {event} to a failure state",
+                state=state.id, event=event,
+                counterexample=path_to_event(graph, state.id, event),
+            ))
+            continue
+        if graph is None:
+            continue
+        failing = tagged_mask(graph, FAILURE)
+        stepper = graph.stepper
+        letters = [i for i, lt in enumerate(graph.alphabet) if lt.event == event]
+        reported: set[str] = set()
+        for node in graph.nodes_where(graph.state_mask(state.id)):
+            snap = graph.snapshots[node]
+            if stepper.is_done(snap):
+                continue
+            for li in letters:
+                letter = graph.alphabet[li]
+                code = str(letter.payload["error"]["code"])
+                if code in reported:
+                    continue
+                try:
+                    after, _ = stepper.step(snap, event, letter.payload, record=False)
+                except StepError:
+                    continue
+                if after.configuration & failing:
+                    continue
+                reported.add(code)
+                findings.append(Finding(
+                    ID,
+                    f"error {code!r} of invoke {inv.id!r} in {state.id!r} lands in "
+                    f"{config_label(stepper.active_ids(after))}, not in a state tagged failure",
+                    state=state.id, event=event,
+                    counterexample=graph.counterexample(node, [li]),
+                ))
+    return findings

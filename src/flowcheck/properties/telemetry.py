@@ -1,0 +1,67 @@
+"""telemetry: analytics see every state and the edges of the flow.
+
+Read from the chart: every state except history pseudo-states runs a ``track`` action on
+entry and on exit (a top-level final state is never exited: the machine stops there);
+the chart's entry tracks FLOW_STARTED; states tagged success, failure and abandoned track
+FLOW_COMPLETED, FLOW_FAILED and FLOW_ABANDONED on entry; every tracked name is
+SCREAMING_SNAKE_CASE. The hypothesis campaign adds that the running machine emitted
+the entry and exit events of the states it really entered and exited.
+"""
+
+from __future__ import annotations
+
+from flowcheck.chart.model import ABANDONED, FAILURE, SUCCESS, Action, Track
+from flowcheck.properties._witness import SCREAMING_SNAKE, path_to_state, path_to_transition
+from flowcheck.properties.base import Finding, Subject
+
+ID = "telemetry"
+TITLE = ("every state tracks its entry and exit; FLOW_STARTED, FLOW_COMPLETED, FLOW_FAILED "
+         "and FLOW_ABANDONED exist; names are SCREAMING_SNAKE_CASE")
+STATIC = True
+
+EDGES = {SUCCESS: "FLOW_COMPLETED", FAILURE: "FLOW_FAILED", ABANDONED: "FLOW_ABANDONED"}
+
+
+def _tracks(actions: tuple[Action, ...]) -> list[str]:
+    return [a.event for a in actions if isinstance(a, Track)]
+
+
+def check(subject: Subject) -> list[Finding]:
+    chart = subject.chart
+    graph = subject.graph
+    findings: list[Finding] = []
+
+    def add(message: str, state: str | None = None) -> None:
+        cx = path_to_state(graph, state) if state else None
+        findings.append(Finding(ID, message, state=state, counterexample=cx))
+
+    if "FLOW_STARTED" not in _tracks(chart.entry):
+        add("the chart does not track FLOW_STARTED when the flow starts: keep the telemetry "
+            "policy's started event or add track('FLOW_STARTED') to the chart's entry")
+    names: list[tuple[str, str | None]] = [(n, None) for n in _tracks(chart.entry)]
+    for s in chart.states:
+        if s.kind == "history":
+            continue
+        entry, exit_ = _tracks(s.entry), _tracks(s.exit)
+        names += [(n, s.id) for n in (*entry, *exit_)]
+        if not entry:
+            add(f"state {s.id!r} tracks nothing on entry: add a track action (or keep the "
+                "telemetry policy's entered event)", s.id)
+        top_final = s.kind == "final" and s.parent is None
+        if not exit_ and not top_final:
+            add(f"state {s.id!r} tracks nothing on exit: add a track action (or keep the "
+                "telemetry policy's exited event)", s.id)
+        for tag, event in EDGES.items():
+            if tag in s.tags and event not in entry:
+                add(f"state {s.id!r} is tagged {tag} but does not track {event} on entry", s.id)
+        for t in s.transitions:
+            for n in _tracks(t.actions):
+                if not SCREAMING_SNAKE.match(n):
+                    findings.append(Finding(
+                        ID, f"tracked event {n!r} on {t.event or 'eventless'} from {s.id!r} is "
+                        "not SCREAMING_SNAKE_CASE", state=s.id, event=t.event,
+                        counterexample=path_to_transition(graph, t)))
+    for n, sid in names:
+        if not SCREAMING_SNAKE.match(n):
+            add(f"tracked event {n!r} is not SCREAMING_SNAKE_CASE: rename it", sid)
+    return findings
