@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from flowcheck.chart.model import Guard
+from flowcheck.declare import eq, output
 from flowcheck.errors import FlowcheckError
 from flowcheck.project import Settings, find_settings, load_machine, machine_files
 from flowcheck.properties import contract
@@ -159,3 +162,40 @@ def test_a_missing_proto_root_is_an_input_error(tmp_path: Path) -> None:
     )
     with pytest.raises(FlowcheckError, match="proto root not found"):
         _findings("contract_missing_input", settings)
+
+
+def _checkout_with(
+    guard: Guard | None = None, outputs: tuple[dict[str, Any], ...] = ()
+) -> Subject:
+    """The real checkout chart with its requires-action guard or its example outputs replaced."""
+    subject = _subject(REPO / "machines" / "checkout.py")
+    states = []
+    for state in subject.chart.states:
+        transitions = tuple(
+            t.model_copy(update={"guard": guard})
+            if guard and t.guard is not None and t.guard.name == guard.name
+            else t
+            for t in state.transitions
+        )
+        invokes = tuple(i.model_copy(update={"outputs": outputs}) if outputs else i
+                        for i in state.invokes)
+        states.append(state.model_copy(update={"transitions": transitions, "invokes": invokes}))
+    subject.chart = subject.chart.model_copy(update={"states": tuple(states)})
+    return subject
+
+
+def test_a_guard_comparing_a_response_enum_with_no_such_value_is_reported() -> None:
+    misspelt = Guard(name="paymentRequiresAction", expr=eq(output("status"), "requires_acton"))
+    findings = contract.check(_checkout_with(guard=misspelt))
+    assert len(findings) == 1, [f.message for f in findings]
+    assert findings[0].file == "proto/mirai/v1/billing_service.proto"
+    assert findings[0].line == _line(PROTO / "billing_service.proto", "PaymentStatus status = 2;")
+    assert "'requires_acton' names none of its values" in findings[0].message
+
+
+def test_an_example_output_key_missing_from_the_response_is_reported() -> None:
+    findings = contract.check(_checkout_with(outputs=({"paymentID": "pay_1"},)))
+    assert len(findings) == 1, [f.message for f in findings]
+    response = _line(PROTO / "billing_service.proto", "message ConfirmPaymentResponse")
+    assert findings[0].line == response
+    assert "has an example output with paymentID" in findings[0].message
