@@ -1,0 +1,63 @@
+"""Browser fixtures: the simulator on a free loopback port, driven by headless Chromium.
+
+Chromium is the distribution's (/usr/bin/chromium), never a downloaded one. Tests
+here carry the ``e2e`` marker; they are skipped only when Chromium or Playwright is
+not installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowcheck.project import Machine
+from flowcheck.web import Simulator, SimulatorServer, make_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "e2e: drives the web simulator in headless Chromium")
+
+
+@pytest.fixture(scope="module")
+def server(machines: dict[str, Machine]) -> Iterator[SimulatorServer]:
+    httpd = make_server(Simulator(list(machines.values())), "127.0.0.1", 0)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: SimulatorServer) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server.url)
+    page.wait_for_selector("body[data-ready=true]")
+    yield page
+    context.close()
+    assert not errors, f"the page raised: {errors}"
