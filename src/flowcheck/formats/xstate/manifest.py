@@ -1,0 +1,150 @@
+"""The manifest: what the frontend must provide to run an exported config.
+
+``<name>.manifest.json`` lists every named guard (with its expression), every
+action (assigns with their updates, ``track``, raises, custom actions with
+their params), every actor (Connect-RPC methods and child flows, with each
+invoke's input, example outputs and the error codes the flow routes), every
+named delay with a default, the context and event payload shapes, and the
+tracking plan: every telemetry event with its properties and the states that
+send it. The conformance harness builds XState implementations from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowcheck.chart.model import (
+    Action,
+    Assign,
+    Chart,
+    Custom,
+    DataField,
+    Raise,
+    Track,
+    action_name,
+)
+from flowcheck.formats.xstate.export import ExportError, JsonObject, to_json_value
+
+DEFAULT_DELAY_MS = 2000
+
+
+def field_json(f: DataField) -> JsonObject:
+    return {
+        "name": f.name,
+        "type": f.type,
+        "nullable": f.nullable,
+        "default": to_json_value(f.default),
+        "examples": to_json_value(f.examples),
+        "enum": to_json_value(f.enum),
+    }
+
+
+def _all_actions(chart: Chart) -> list[tuple[str, Action]]:
+    """Every action with the state it belongs to (the chart id for the root), document order."""
+    found: list[tuple[str, Action]] = [(chart.id, a) for a in chart.entry]
+    for s in chart.states:
+        found.extend((s.id, a) for a in s.entry)
+        found.extend((s.id, a) for a in s.exit)
+        for t in s.transitions:
+            found.extend((s.id, a) for a in t.actions)
+    return found
+
+
+def _action_spec(action: Action) -> JsonObject:
+    if isinstance(action, Assign):
+        return {
+            "kind": "assign",
+            "updates": {name: expr.to_json() for name, expr in action.updates},
+        }
+    if isinstance(action, Track):
+        return {"kind": "track"}
+    if isinstance(action, Raise):
+        return {"kind": "raise", "event": action.event}
+    assert isinstance(action, Custom)
+    return {
+        "kind": "custom",
+        "params": {k: to_json_value(v) for k, v in action.params},
+        "declared": action.declared,
+    }
+
+
+def build_manifest(chart: Chart) -> JsonObject:
+    """The manifest of ``chart`` as plain JSON data, keys in a fixed order."""
+    guards: JsonObject = {}
+    for t in chart.transitions():
+        if t.guard is None:
+            continue
+        spec: JsonObject = (
+            {"expr": t.guard.expr.to_json()} if t.guard.expr is not None else {"opaque": True}
+        )
+        known = guards.get(t.guard.name)
+        if known is not None and known != spec:
+            raise ExportError(f"two different guards are named {t.guard.name!r}: rename one")
+        guards[t.guard.name] = spec
+
+    actions: JsonObject = {}
+    for _, action in _all_actions(chart):
+        name = action_name(action)
+        spec = _action_spec(action)
+        known = actions.get(name)
+        if isinstance(action, Custom) and known is not None and known["kind"] == "custom":
+            # The same custom action may be used with different params; list the union.
+            continue
+        if known is not None and known != spec:
+            raise ExportError(f"two different actions are named {name!r}: rename one")
+        actions[name] = spec
+
+    actors: JsonObject = {}
+    for state, inv in chart.invokes():
+        entry = actors.setdefault(inv.src, {"kind": inv.kind, "invokes": []})
+        if entry["kind"] != inv.kind:
+            raise ExportError(f"actor {inv.src!r} is invoked both as an rpc and as a flow")
+        entry["invokes"].append({
+            "id": inv.id,
+            "state": state.id,
+            "input": {k: v.to_json() for k, v in inv.input},
+            "outputs": [to_json_value(o) for o in inv.outputs],
+            "errors": list(inv.error_codes),
+        })
+
+    return {
+        "flow": chart.id,
+        "name": chart.name,
+        "context": [field_json(f) for f in chart.context],
+        "events": [
+            {
+                "name": e.name,
+                "description": e.description,
+                "payload": [field_json(f) for f in e.payload],
+            }
+            for e in chart.events
+        ],
+        "guards": guards,
+        "actions": actions,
+        "actors": actors,
+        "delays": {d: {"ms": DEFAULT_DELAY_MS} for d in chart.delays()},
+        "telemetry": tracking_plan(chart),
+    }
+
+
+def tracking_plan(chart: Chart) -> list[JsonObject]:
+    """Every analytics event the flow sends: property names, included context, states."""
+    plan: dict[str, dict[str, list[str]]] = {}
+    for where, action in _all_actions(chart):
+        if not isinstance(action, Track):
+            continue
+        item = plan.setdefault(action.event, {"properties": [], "include": [], "states": []})
+        for key, _ in action.properties:
+            if key not in item["properties"]:
+                item["properties"].append(key)
+        for key in action.include:
+            if key not in item["include"]:
+                item["include"].append(key)
+        if where not in item["states"]:
+            item["states"].append(where)
+    out: list[JsonObject] = []
+    for event, item in plan.items():
+        row: dict[str, Any] = {"event": event}
+        row.update(item)
+        out.append(row)
+    return out
