@@ -36,7 +36,7 @@ from flowcheck.explore.sandbox import BlockedIO, IOAttempt, blocked_io
 from flowcheck.properties.base import Finding
 from flowcheck.semantics.stepper import Executed, Snapshot, StepError, Stepper
 
-DEFAULT_EXAMPLES = 150
+DEFAULT_EXAMPLES = 100
 DEFAULT_MAX_EVENTS = 12
 TEXT_ALPHABET = "ab_-"
 

@@ -1,0 +1,141 @@
+"""Verifying one chart: explore it, run the hypothesis campaign, check every property.
+
+``flowcheck verify`` and ``flowcheck check`` call :func:`verify_chart` once per machine
+and hand the :class:`MachineReport` objects to the report formats. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flowcheck.chart.model import Chart
+from flowcheck.explore.campaign import DEFAULT_EXAMPLES, Campaign, run_campaign
+from flowcheck.explore.graph import DEFAULT_MAX_CONFIGURATIONS, Exploration, Progress, explore
+from flowcheck.properties import PropertyResult, check_all
+from flowcheck.properties import well_formed as _well_formed
+from flowcheck.properties.base import Finding, Subject
+from flowcheck.semantics.stepper import Stepper
+
+if TYPE_CHECKING:
+    from flowcheck.project import Settings
+
+
+@dataclass
+class MachineReport:
+    """Everything verify learnt about one machine."""
+
+    name: str
+    chart: Chart
+    source: Path | None
+    results: list[PropertyResult]
+    stats: dict[str, Any]
+    graph: Exploration | None = None
+    campaign: Campaign | None = None
+    interrupted: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and all(r.ok for r in self.results)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.stats.get("complete"))
+
+
+def verify_chart(
+    chart: Chart,
+    machine_class: type[Any] | None = None,
+    source: Path | None = None,
+    settings: Settings | None = None,
+    max_configurations: int = DEFAULT_MAX_CONFIGURATIONS,
+    examples: int = DEFAULT_EXAMPLES,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> MachineReport:
+    """Explore ``chart``, run the campaign on ``machine_class`` (when given) and check every
+    property. On KeyboardInterrupt during exploration the report is marked interrupted and
+    holds what was explored so far."""
+    started = time.perf_counter()
+    notes: list[str] = []
+    graph: Exploration | None = None
+    stepper: Stepper | None = None
+    try:
+        stepper = Stepper(chart)
+    except (KeyError, ValueError, IndexError) as exc:
+        if not _well_formed.structural(chart):
+            raise
+        notes.append(f"not explored: the chart cannot run ({type(exc).__name__}: {exc})")
+    if stepper is not None:
+        graph = explore(chart, max_configurations, progress, stepper)
+    interrupted = graph is not None and graph.interrupted
+    campaign: Campaign | None = None
+    if machine_class is None:
+        campaign = Campaign(ran=False, seed=seed,
+                            skipped="no python-statemachine class (imported chart)")
+    elif interrupted or stepper is None:
+        campaign = Campaign(ran=False, seed=seed, skipped="exploration did not finish")
+    else:
+        campaign = run_campaign(chart, machine_class, examples=examples, seed=seed,
+                                stepper=stepper)
+    subject = Subject(chart=chart, settings=settings, source=source,
+                      machine_class=machine_class, graph=graph, campaign=campaign)
+    results = check_all(subject)
+    if source is not None:
+        results = [_located(r, source) for r in results]
+    stats = {
+        "states": len(chart.states),
+        "transitions": len(chart.transitions()),
+        "configurations": graph.configurations if graph else 0,
+        "edges": graph.edges if graph else 0,
+        "complete": bool(graph and graph.complete),
+        "seconds": round(time.perf_counter() - started, 3),
+        "state_configurations": len({s.configuration for s in graph.snapshots}) if graph else 0,
+        "steps": graph.steps if graph else 0,
+        "explore_seconds": round(graph.seconds, 4) if graph else 0.0,
+        "campaign_examples": campaign.examples if campaign else 0,
+        "campaign_events": campaign.events if campaign else 0,
+        "campaign_seconds": round(campaign.seconds, 3) if campaign else 0.0,
+        "seed": seed,
+    }
+    return MachineReport(chart.name, chart, source, results, stats, graph, campaign,
+                         interrupted, notes)
+
+
+# -- where a state is declared --------------------------------------------------------------
+
+
+def declaration_line(source: Path, state_id: str) -> int | None:
+    """The 1-based line declaring ``state_id`` in a flow module (``<id> = ...`` or
+    ``class <id>(...)``) or in an XState JSON file (``"<id>":``)."""
+    try:
+        lines = source.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    name = re.escape(state_id)
+    if source.suffix == ".json":
+        pattern = re.compile(rf'^\s*"{name}"\s*:')
+    else:
+        pattern = re.compile(rf"^\s*(?:{name}\s*=(?!=)|class\s+{name}\b)")
+    for number, line in enumerate(lines, start=1):
+        if pattern.match(line):
+            return number
+    return None
+
+
+def _located(result: PropertyResult, source: Path) -> PropertyResult:
+    lines: dict[str, int | None] = {}
+    out: list[Finding] = []
+    for f in result.findings:
+        line = None
+        if f.state is not None:
+            if f.state not in lines:
+                lines[f.state] = declaration_line(source, f.state)
+            line = lines[f.state]
+        out.append(dataclasses.replace(f, file=f.file or str(source), line=f.line or line))
+    return dataclasses.replace(result, findings=out)
