@@ -34,6 +34,12 @@ from flowcheck.web.svg import render_svg
 MAX_BODY = 5 * 1024 * 1024
 """Largest request body accepted: a verify report of many machines fits easily."""
 
+_NO_GRAPHVIZ = (
+    "Graphviz's `dot` is not installed, so the diagram cannot be drawn: install Graphviz "
+    "(apt-get install graphviz, brew install graphviz) and restart flowcheck serve; "
+    "everything else works without it"
+)
+
 _CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -103,8 +109,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._get(parts)
             else:
                 self._post(parts, self._body())
-        except GraphvizMissingError as exc:
-            self._json({"error": str(exc)}, HTTPStatus.SERVICE_UNAVAILABLE)
+        except GraphvizMissingError:
+            self._json({"error": _NO_GRAPHVIZ}, HTTPStatus.SERVICE_UNAVAILABLE)
         except FlowcheckError as exc:
             self._json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
 

@@ -40,9 +40,11 @@ async function api(method, path, body) {
   return data;
 }
 
+// Top-level fields as k=v (strings bare), anything nested as JSON.
 function compact(value) {
   if (value && typeof value === "object" && !Array.isArray(value)) {
-    return Object.entries(value).map(([k, v]) => `${k}=${compact(v)}`).join(", ");
+    return Object.entries(value)
+      .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ");
   }
   return typeof value === "string" ? value : JSON.stringify(value);
 }
@@ -130,10 +132,12 @@ async function loadDiagram(name) {
   box.innerHTML = text.slice(text.indexOf("<svg"));
   const svg = box.querySelector("svg");
   if (svg) {
+    svg.dataset.width = svg.getAttribute("width") || "";
     svg.removeAttribute("width");
     svg.removeAttribute("height");
     svg.setAttribute("role", "img");
     svg.setAttribute("aria-label", `diagram of ${name}`);
+    if (box.classList.contains("actual")) svg.style.width = svg.dataset.width;
   }
   highlight();
 }
@@ -403,6 +407,13 @@ async function main() {
   });
   $("replay-next").addEventListener("click", () => replayNext().catch(fatal));
   $("replay-all").addEventListener("click", () => replayAll().catch(fatal));
+  $("zoom").addEventListener("click", (e) => {
+    const actual = $("diagram").classList.toggle("actual");
+    const svg = $("diagram").querySelector("svg");
+    if (svg) svg.style.width = actual ? svg.dataset.width : "";
+    e.target.setAttribute("aria-pressed", String(actual));
+    e.target.textContent = actual ? "Fit width" : "Actual size";
+  });
   $("replay-stop").addEventListener("click", () => { state.replay = null; renderReplay(); });
   await restore();
   document.body.dataset.ready = "true";
