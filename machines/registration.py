@@ -226,7 +226,7 @@ class Registration(Flow):
                 "name": ctx("name"),
                 "organization": ctx("organization"),
             },
-            outputs=[{"user": {"id": "user_1"}}],
+            outputs=[{"user": {"userId": "user_1", "name": "Ada Lovelace"}}],
             errors=["unavailable"],
         ),
         description="Saving the profile.",
