@@ -12,12 +12,13 @@
 //                  "traces": [[<event>, ...], ...]}]}
 // Result (stdout):
 //   {"machines": [{"name": str, "traces": [[<step>, ...], ...]}]}
-//   step = {"value", "context", "status", "actions": [{"type", "params"}]}
+//   step = {"value", "context", "status", "actions": [{"type", "params", "sent"?}]}
 //   The first step of each trace is the initial snapshot (initialTransition),
 //   then one step per event (transition). "actions" lists, in execution order,
 //   only the named actions whose manifest kind is "track" or "custom";
 //   XState built-ins (assign, raise, spawnChild, stopChild, cancel, ...) are
-//   left out. Once the status is no longer "active" ("done", or "error" after
+//   left out. Track actions add "sent": their properties plus the included
+//   context fields, read from the context at that moment of the step. Once the status is no longer "active" ("done", or "error" after
 //   an unhandled xstate.error.actor.* event), later events change nothing and
 //   execute no action, as with a running actor, which has stopped by then.
 //   If XState throws while replaying a trace (for example a guard that
@@ -90,6 +91,13 @@ function lookup(path, scope) {
   return isNullish(cur) ? null : cur;
 }
 
+// The expression language has Python truthiness: empty lists and objects are false.
+function truthy(v) {
+  if (Array.isArray(v)) return v.length > 0;
+  if (v !== null && typeof v === 'object') return Object.keys(v).length > 0;
+  return Boolean(v);
+}
+
 function asArray(v, op) {
   if (isNullish(v)) return [];
   if (!Array.isArray(v)) throw new Error(`'${op}' expects an array, got ${JSON.stringify(v)}`);
@@ -146,14 +154,14 @@ function evalExpr(expr, scope) {
       arity(op, args, 2);
       return compare(op, ev(0), ev(1));
     case 'and':
-      for (let i = 0; i < args.length; i++) if (!ev(i)) return false;
+      for (let i = 0; i < args.length; i++) if (!truthy(ev(i))) return false;
       return true;
     case 'or':
-      for (let i = 0; i < args.length; i++) if (ev(i)) return true;
+      for (let i = 0; i < args.length; i++) if (truthy(ev(i))) return true;
       return false;
     case 'not':
       arity(op, args, 1);
-      return !ev(0);
+      return !truthy(ev(0));
     case 'in': {
       arity(op, args, 2);
       const item = ev(0);
@@ -196,7 +204,7 @@ function buildImplementations(manifest) {
   const guards = {};
   for (const [name, spec] of Object.entries(manifest.guards ?? {})) {
     if (isNullish(spec?.expr)) throw new RequestError(`guard '${name}' has no expr`);
-    guards[name] = ({ context, event }) => Boolean(evalExpr(spec.expr, { context, event }));
+    guards[name] = ({ context, event }) => truthy(evalExpr(spec.expr, { context, event }));
   }
   const actions = {};
   for (const [name, spec] of Object.entries(manifest.actions ?? {})) {
@@ -320,14 +328,24 @@ function buildMachine(entry) {
 
 // ------------------------------------------------------------------- running
 
+// A track action also reports what it would send: its literal properties plus
+// the included context fields as they are at that moment of the step.
+function recordAction(a, recorded) {
+  const out = { type: a.type, params: a.params ?? {} };
+  if (recorded.get(a.type) === 'track') {
+    const sent = { ...(a.params?.properties ?? {}) };
+    for (const name of a.params?.include ?? []) sent[name] = a.info?.context?.[name] ?? null;
+    out.sent = sent;
+  }
+  return out;
+}
+
 function toStep(snapshot, executed, recorded) {
   return {
     value: snapshot.value,
     context: snapshot.context ?? null,
     status: snapshot.status,
-    actions: executed
-      .filter((a) => recorded.has(a.type))
-      .map((a) => ({ type: a.type, params: a.params ?? {} }))
+    actions: executed.filter((a) => recorded.has(a.type)).map((a) => recordAction(a, recorded))
   };
 }
 
@@ -378,10 +396,10 @@ function run(request) {
     } catch (err) {
       throw new RequestError(`machine '${entry?.name}': ${err.message}`);
     }
-    const recorded = new Set(
+    const recorded = new Map(
       Object.entries(entry.manifest.actions ?? {})
         .filter(([, spec]) => RECORDED_KINDS.has(spec.kind))
-        .map(([name]) => name)
+        .map(([name, spec]) => [name, spec.kind])
     );
     if (!Array.isArray(entry.traces ?? [])) {
       throw new RequestError(`machine '${entry.name}': traces must be a list`);

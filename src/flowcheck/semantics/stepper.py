@@ -359,7 +359,9 @@ class Stepper:
                 name, ev = queue.pop(0)
                 enabled = self._select(snap, name, ev)
             snap = self._microstep(enabled, snap, ev, queue, log) if enabled else snap
-            check_eventless = snap is not previous
+            # XState re-selects eventless transitions only when the microstep changed the
+            # snapshot: a targetless `always` with plain actions fires once per macrostep.
+            check_eventless = snap != previous
         return snap
 
     # -- microstep ------------------------------------------------------------------------
@@ -490,6 +492,10 @@ class Stepper:
             self._add_ancestors(ancestors, hist, default_entry, to_enter)
 
     def _proper_ancestors(self, s: int, stop: int | None) -> list[int]:
+        if s == stop:
+            # A target that is the transition domain itself (a self-transition without
+            # reenter) enters no ancestor, as in XState's getProperAncestors.
+            return []
         out: list[int] = []
         for a in self.nodes[s].ancestors:
             if a == stop:
