@@ -15,19 +15,21 @@ or stops in a failure state the user can recover from.
 Job status: the flow reads ``status`` from GetGenerationJob's response as the
 lowercase short form of the proto enum ``JobStatus`` (``JOB_STATUS_RUNNING`` is
 ``"running"``, then ``"succeeded"``, ``"failed"``); any other status is treated
-like ``running``.
+like ``running``. The routes out of polling are exclusive: succeeded, failed,
+poll again (neither, budget left), else timed out.
 
 Recovery:
 
 - ``failure.network_error``: a call could not be made. RETRY goes back to the
-  call that failed (``failedStep``: enqueuing, polling or cancelling) with the
-  same job and idempotency key.
+  call that failed (``failedStep``: enqueuing or polling) with the same job and
+  idempotency key.
 - ``failure.generation_failed`` (tracked as AI_GENERATION_FAILED): the job
   itself failed. RETRY with a fresh ``idempotencyKey`` (made by the frontend;
   the machine stays pure) enqueues a new job; the same key would return the
   failed job again.
 - ``failure.timed_out``: the poll budget (3 polls) is spent while the job still
   runs. RETRY resumes polling the same job with the counter reset.
+- ``failure.cancel_failed``: CancelGeneration failed. RETRY cancels again.
 
 Added to FLOWS.md:
 
@@ -39,8 +41,13 @@ Added to FLOWS.md:
 - GENERATION_CANCELLED goes to ``cancelling`` only when a job id is known;
   before the job was enqueued there is nothing to cancel on the server, so it
   goes straight to ``cancelled``;
-- CancelGeneration errors land in ``failure.network_error`` like the others
-  (RETRY cancels again).
+- ``cancelling`` and ``failure.cancel_failed`` are tagged ``abandoned`` as well
+  as ``cancelled``: once the user cancelled, the flow winds down and its goal is
+  to end, not to succeed; CancelGeneration errors get their own failure state
+  (``cancel_failed``) so that a retry there can only cancel. Known wart: the
+  default telemetry sends FLOW_ABANDONED on entering each abandoned state, so
+  a cancel through ``cancelling`` reports it twice (and FLOW_FAILED too on the
+  way through ``cancel_failed``).
 - The final state ``succeeded`` ends the child; its output (``jobId``) is what
   the course builder's ``child_flow`` declares as the child's outcome.
 """
@@ -51,6 +58,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from flowcheck.chart.model import ABANDONED
 from flowcheck.declare import (
     Event,
     Flow,
@@ -58,15 +66,18 @@ from flowcheck.declare import (
     abandoned,
     add,
     after,
+    and_,
     assign,
     ctx,
     eq,
     ev,
     failure,
     guard,
+    in_,
     invoking,
     lt,
     nonempty,
+    not_,
     on_done,
     on_error,
     output,
@@ -79,7 +90,7 @@ from flowcheck.declare import (
 POLL_BUDGET = 3
 """How many polls may report ``running`` before the flow gives up with ``timed_out``."""
 
-FailedStep = Literal["", "enqueuing", "polling", "cancelling"]
+FailedStep = Literal["", "enqueuing", "polling"]
 
 
 class GenerationContext(BaseModel):
@@ -101,10 +112,12 @@ class Retry(BaseModel):
 job_known = guard("jobKnown", nonempty(ctx("jobId")))
 job_succeeded = guard("jobSucceeded", eq(output("status"), "succeeded"))
 job_failed = guard("jobFailed", eq(output("status"), "failed"))
-budget_left = guard("pollBudgetLeft", lt(ctx("polls"), POLL_BUDGET - 1))
+poll_again = guard(
+    "pollAgain",
+    and_(not_(in_(output("status"), ("succeeded", "failed"))), lt(ctx("polls"), POLL_BUDGET - 1)),
+)
 failed_enqueuing = guard("failedWhileEnqueuing", eq(ctx("failedStep"), "enqueuing"))
 failed_polling = guard("failedWhilePolling", eq(ctx("failedStep"), "polling"))
-failed_cancelling = guard("failedWhileCancelling", eq(ctx("failedStep"), "cancelling"))
 new_key_given = guard("newIdempotencyKeyGiven", nonempty(ev("idempotencyKey")))
 
 set_job = assign("setJob", jobId=output("jobId"), polls=0, error=None)
@@ -112,7 +125,7 @@ count_poll = assign("countPoll", polls=add(ctx("polls"), 1))
 set_failure_reason = assign("setFailureReason", error=output("failureReason"))
 enqueue_failed = assign("enqueueFailed", error=ev("error.code"), failedStep="enqueuing")
 poll_failed = assign("pollFailed", error=ev("error.code"), failedStep="polling")
-cancel_failed = assign("cancelFailed", error=ev("error.code"), failedStep="cancelling")
+cancel_failed = assign("cancelFailed", error=ev("error.code"))
 clear_error = assign("clearError", error=None, failedStep="")
 resume_polling = assign("resumePolling", polls=0, error=None)
 new_job = assign(
@@ -155,7 +168,7 @@ class Generation(Flow):
         ),
         description="Asking the generation service for the job's status.",
     )
-    cancelling = invoking(
+    cancelling = tag(invoking(
         rpc(
             "cancelGeneration",
             "mirai.v1.GenerationService/CancelGeneration",
@@ -164,7 +177,7 @@ class Generation(Flow):
             errors=["unavailable"],
         ),
         description="Asking the generation service to stop the job.",
-    )
+    ), ABANDONED)
     succeeded = success("The job finished; its output is the job id.")
     cancelled = abandoned("The generation was cancelled.")
 
@@ -172,6 +185,9 @@ class Generation(Flow):
         network_error = failure("The generation service could not be reached.", initial=True)
         generation_failed = failure("The job failed; a new job is needed.")
         timed_out = failure("The job still runs after the poll budget was spent.")
+        cancel_failed = tag(
+            failure("The job could not be cancelled; RETRY cancels again."), ABANDONED
+        )
 
     failure.generation_failed.enter.add(
         track("AI_GENERATION_FAILED", include=["courseId", "kind", "jobId", "error"])
@@ -185,7 +201,7 @@ class Generation(Flow):
     poll_done = Event(
         polling.to(succeeded, cond=job_succeeded)
         | polling.to(failure.generation_failed, cond=job_failed, on=set_failure_reason)
-        | polling.to(waiting, cond=budget_left, on=count_poll)
+        | polling.to(waiting, cond=poll_again, on=count_poll)
         | polling.to(failure.timed_out, on=count_poll),
         id=on_done("getGenerationJob"),
     )
@@ -194,14 +210,14 @@ class Generation(Flow):
     )
     cancel_done = Event(cancelling.to(cancelled), id=on_done("cancelGeneration"))
     cancel_error = Event(
-        cancelling.to(failure.network_error, on=cancel_failed), id=on_error("cancelGeneration")
+        cancelling.to(failure.cancel_failed, on=cancel_failed), id=on_error("cancelGeneration")
     )
     RETRY = (
         failure.network_error.to(enqueuing, cond=failed_enqueuing, on=clear_error)
         | failure.network_error.to(polling, cond=failed_polling, on=clear_error)
-        | failure.network_error.to(cancelling, cond=failed_cancelling, on=clear_error)
         | failure.generation_failed.to(enqueuing, cond=new_key_given, on=new_job)
         | failure.timed_out.to(polling, on=resume_polling)
+        | failure.cancel_failed.to(cancelling, on=clear_error)
     )
     GENERATION_CANCELLED = (
         enqueuing.to(cancelled)

@@ -65,6 +65,7 @@ from flowcheck.declare import (
     invoking,
     is_code,
     nonempty,
+    not_,
     on_done,
     on_error,
     output,
@@ -136,7 +137,9 @@ account_filled = guard(
 code_filled = guard("codeFilled", nonempty(ctx("code")))
 profile_filled = guard("profileFilled", nonempty(ctx("name")))
 free_plan = guard("freePlan", in_(ev("planId"), FREE_PLANS))
-plan_given = guard("planGiven", nonempty(ev("planId")))
+paid_plan = guard(
+    "paidPlan", and_(nonempty(ev("planId")), not_(in_(ev("planId"), FREE_PLANS)))
+)
 payment_made = guard("paymentMade", nonempty(output("paymentId")))
 email_taken = guard("emailTaken", is_code("already_exists"))
 code_invalid = guard("codeInvalid", is_code("invalid_argument"))
@@ -302,9 +305,9 @@ class Registration(Flow):
     # plan and payment
     PLAN_SELECTED = (
         planSelection.to(complete, cond=free_plan, on=set_plan)
-        | planSelection.to(payingForPlan, cond=plan_given, on=set_plan)
+        | planSelection.to(payingForPlan, cond=paid_plan, on=set_plan)
         | failure.payment_declined.to(complete, cond=free_plan, on=set_plan)
-        | failure.payment_declined.to(payingForPlan, cond=plan_given, on=set_plan)
+        | failure.payment_declined.to(payingForPlan, cond=paid_plan, on=set_plan)
     )
     checkout_done = Event(
         payingForPlan.to(complete, cond=payment_made) | payingForPlan.to(planSelection),

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from statemachine import StateChart
 
-from flowcheck.chart.model import FAILURE, SUCCESS, Assign, Track
+from flowcheck.chart.model import ABANDONED, FAILURE, SUCCESS, Assign, Track
 from flowcheck.declare import Flow, State, read_chart
 from flowcheck.errors import FlowcheckError
 from flowcheck.project import Machine
@@ -46,10 +46,13 @@ def test_generation_chart(machines: dict[str, Machine]) -> None:
     assert chart.initial == "enqueuing"
     assert [s.id for s in chart.states] == [
         "enqueuing", "waiting", "polling", "cancelling", "succeeded", "cancelled",
-        "failure", "network_error", "generation_failed", "timed_out",
+        "failure", "network_error", "generation_failed", "timed_out", "cancel_failed",
     ]
     assert {e.name for e in chart.events} == {"GENERATION_CANCELLED", "RETRY"}
-    assert chart.tagged(FAILURE) == ["network_error", "generation_failed", "timed_out"]
+    assert chart.tagged(FAILURE) == [
+        "network_error", "generation_failed", "timed_out", "cancel_failed",
+    ]
+    assert chart.tagged(ABANDONED) == ["cancelling", "cancelled", "cancel_failed"]
     assert chart.tagged(SUCCESS) == ["succeeded"]
     assert chart.delays() == ["POLL_INTERVAL"]
     assert _invokes(machines["generation"]) == {

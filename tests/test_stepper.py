@@ -555,8 +555,6 @@ def test_generation_failed_job_needs_a_new_key(generation: Run) -> None:
         ([], "startGeneration", "enqueuing"),
         ([(done("startGeneration"), {"output": {"jobId": "job_1"}}), (POLL, {})],
          "getGenerationJob", "polling"),
-        ([(done("startGeneration"), {"output": {"jobId": "job_1"}}),
-          ("GENERATION_CANCELLED", {})], "cancelGeneration", "cancelling"),
     ],
 )
 def test_generation_network_error_retries_where_it_failed(
@@ -576,6 +574,24 @@ def test_generation_cancel_stops_a_known_job(generation: Run) -> None:
     assert generation.send("GENERATION_CANCELLED") == ["cancelling"]
     assert generation.send(done("cancelGeneration"), output={"jobId": "job_1"}) == ["cancelled"]
     assert generation.tracked("FLOW_ABANDONED") == [{"flow": "generation", "state": "cancelled"}]
+
+
+def test_generation_failed_cancel_can_only_cancel_again(generation: Run) -> None:
+    generation.send(done("startGeneration"), output={"jobId": "job_1"})
+    generation.send("GENERATION_CANCELLED")
+    assert generation.send(error("cancelGeneration"), error={"code": "unavailable"}) == [
+        "failure", "cancel_failed",
+    ]
+    assert generation.send("RETRY") == ["cancelling"]
+    assert generation.send(done("cancelGeneration"), output={"jobId": "job_1"}) == ["cancelled"]
+
+
+def test_generation_poll_result_routes_are_exclusive(generation: Run) -> None:
+    generation.send(done("startGeneration"), output={"jobId": "job_1"})
+    generation.send(POLL)
+    assert generation.send(
+        done("getGenerationJob"), output={"jobId": "job_1", "status": "unspecified"}
+    ) == ["waiting"]
 
 
 def test_generation_cancel_before_a_job_exists_ends_at_once(generation: Run) -> None:
