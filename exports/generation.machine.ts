@@ -10,7 +10,7 @@ export interface GenerationContext {
   idempotencyKey: string;
   jobId: string;
   polls: number;
-  failedStep: '' | 'cancelling' | 'enqueuing' | 'polling';
+  failedStep: '' | 'enqueuing' | 'polling';
   error: null | string;
 }
 
@@ -126,6 +126,13 @@ function compare(op: 'lt' | 'le' | 'gt' | 'ge', a: unknown, b: unknown): boolean
   }
 }
 
+function includes(item: unknown, collection: unknown): boolean {
+  if (collection === null || collection === undefined) return false;
+  if (typeof collection === 'string') return typeof item === 'string' && collection.includes(item);
+  if (Array.isArray(collection)) return collection.some((x) => equals(x, item));
+  throw new TypeError(`'in' needs a list or a string, got ${JSON.stringify(collection)}`);
+}
+
 function add(a: unknown, b: unknown): number {
   const x = a ?? 0;
   if (typeof x !== 'number' || typeof b !== 'number') {
@@ -174,11 +181,15 @@ export function createGenerationMachine(deps: GenerationDeps) {
         }
         return equals(event.output.status, 'failed');
       },
-      pollBudgetLeft: ({ context }) => compare('lt', context.polls, 2),
+      pollAgain: ({ context, event }) => {
+        if (!isEvent(event, ['xstate.done.actor.getGenerationJob'])) {
+          throw new Error(`guard pollAgain: unexpected event ${event.type}`);
+        }
+        return (!includes(event.output.status, ['succeeded', 'failed']) && compare('lt', context.polls, 2));
+      },
       jobKnown: ({ context }) => nonempty(context.jobId),
       failedWhileEnqueuing: ({ context }) => equals(context.failedStep, 'enqueuing'),
       failedWhilePolling: ({ context }) => equals(context.failedStep, 'polling'),
-      failedWhileCancelling: ({ context }) => equals(context.failedStep, 'cancelling'),
       newIdempotencyKeyGiven: ({ event }) => {
         if (!isEvent(event, ['RETRY'])) {
           throw new Error(`guard newIdempotencyKeyGiven: unexpected event ${event.type}`);
@@ -235,8 +246,7 @@ export function createGenerationMachine(deps: GenerationDeps) {
           throw new Error(`action cancelFailed: unexpected event ${event.type}`);
         }
         return {
-          error: event.error.code,
-          failedStep: 'cancelling'
+          error: event.error.code
         };
       }),
       clearError: assign(() => {
@@ -432,7 +442,7 @@ export function createGenerationMachine(deps: GenerationDeps) {
               },
               {
                 target: '#waiting',
-                guard: { type: 'pollBudgetLeft' },
+                guard: { type: 'pollAgain' },
                 actions: [
                   { type: 'countPoll' }
                 ]
@@ -463,11 +473,20 @@ export function createGenerationMachine(deps: GenerationDeps) {
       cancelling: {
         id: 'cancelling',
         description: 'Asking the generation service to stop the job.',
+        tags: ['abandoned'],
         entry: [
           {
             type: 'track',
             params: {
               event: 'STATE_ENTERED',
+              properties: { flow: 'generation', state: 'cancelling' },
+              include: []
+            }
+          },
+          {
+            type: 'track',
+            params: {
+              event: 'FLOW_ABANDONED',
               properties: { flow: 'generation', state: 'cancelling' },
               include: []
             }
@@ -493,7 +512,7 @@ export function createGenerationMachine(deps: GenerationDeps) {
             ],
             onError: [
               {
-                target: '#network_error',
+                target: '#cancel_failed',
                 actions: [
                   { type: 'cancelFailed' }
                 ]
@@ -630,13 +649,6 @@ export function createGenerationMachine(deps: GenerationDeps) {
                   actions: [
                     { type: 'clearError' }
                   ]
-                },
-                {
-                  target: '#cancelling',
-                  guard: { type: 'failedWhileCancelling' },
-                  actions: [
-                    { type: 'clearError' }
-                  ]
                 }
               ]
             }
@@ -731,6 +743,57 @@ export function createGenerationMachine(deps: GenerationDeps) {
                   target: '#polling',
                   actions: [
                     { type: 'resumePolling' }
+                  ]
+                }
+              ]
+            }
+          },
+          cancel_failed: {
+            id: 'cancel_failed',
+            description: 'The job could not be cancelled; RETRY cancels again.',
+            tags: ['failure', 'abandoned'],
+            entry: [
+              {
+                type: 'track',
+                params: {
+                  event: 'STATE_ENTERED',
+                  properties: { flow: 'generation', state: 'cancel_failed' },
+                  include: []
+                }
+              },
+              {
+                type: 'track',
+                params: {
+                  event: 'FLOW_FAILED',
+                  properties: { flow: 'generation', state: 'cancel_failed' },
+                  include: []
+                }
+              },
+              {
+                type: 'track',
+                params: {
+                  event: 'FLOW_ABANDONED',
+                  properties: { flow: 'generation', state: 'cancel_failed' },
+                  include: []
+                }
+              }
+            ],
+            exit: [
+              {
+                type: 'track',
+                params: {
+                  event: 'STATE_EXITED',
+                  properties: { flow: 'generation', state: 'cancel_failed' },
+                  include: []
+                }
+              }
+            ],
+            on: {
+              RETRY: [
+                {
+                  target: '#cancelling',
+                  actions: [
+                    { type: 'clearError' }
                   ]
                 }
               ]

@@ -195,11 +195,11 @@ export function createRegistrationMachine(deps: RegistrationDeps) {
         }
         return includes(event.planId, ['plan_free']);
       },
-      planGiven: ({ event }) => {
+      paidPlan: ({ event }) => {
         if (!isEvent(event, ['PLAN_SELECTED'])) {
-          throw new Error(`guard planGiven: unexpected event ${event.type}`);
+          throw new Error(`guard paidPlan: unexpected event ${event.type}`);
         }
-        return nonempty(event.planId);
+        return (nonempty(event.planId) && !includes(event.planId, ['plan_free']));
       },
       paymentMade: ({ event }) => {
         if (!isEvent(event, ['xstate.done.actor.checkout'])) {
@@ -765,7 +765,7 @@ export function createRegistrationMachine(deps: RegistrationDeps) {
             },
             {
               target: '#payingForPlan',
-              guard: { type: 'planGiven' },
+              guard: { type: 'paidPlan' },
               actions: [
                 { type: 'setPlan' }
               ]
@@ -1141,7 +1141,7 @@ export function createRegistrationMachine(deps: RegistrationDeps) {
                 },
                 {
                   target: '#payingForPlan',
-                  guard: { type: 'planGiven' },
+                  guard: { type: 'paidPlan' },
                   actions: [
                     { type: 'setPlan' }
                   ]

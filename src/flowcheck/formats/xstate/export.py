@@ -21,7 +21,6 @@ from flowcheck.chart.model import (
     Action,
     Assign,
     Chart,
-    Custom,
     Guard,
     Raise,
     State,

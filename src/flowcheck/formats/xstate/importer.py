@@ -308,7 +308,7 @@ class _Reader:
             raise self.fail(f"{node.path}.output", "only final states have an output")
         out.append(State(
             id=node.id,
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             parent=node.parent.id if node.parent else None,
             children=tuple(c.id for c in node.children),
             initial=initial,
@@ -317,7 +317,7 @@ class _Reader:
             transitions=tuple(transitions),
             invokes=tuple(invokes),
             tags=tuple(tags),
-            history=history,  # type: ignore[arg-type]
+            history=history,
             description=description,
             output=output,
         ))
@@ -376,7 +376,8 @@ class _Reader:
         raw_invokes = data.get("invoke")
         items = raw_invokes if isinstance(raw_invokes, list) else [raw_invokes]
         for i, inv in enumerate(invokes):
-            item = items[i]
+            raw_item = items[i]
+            item: dict[str, Any] = raw_item if isinstance(raw_item, dict) else {}
             base = f"{node.path}.invoke[{i}]" if isinstance(raw_invokes, list) \
                 else f"{node.path}.invoke"
             out += self._group(node, done_actor(inv.id), item.get("onDone"), f"{base}.onDone")

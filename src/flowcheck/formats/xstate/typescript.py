@@ -497,7 +497,7 @@ def render_module(chart: Chart, name: str) -> str:
         + "}"
     )
     blocks.append(
-        f"/** Machine input: ids and form data to start from; missing fields take the defaults. */\n"
+        "/** Machine input: ids and form data to start from; missing fields take the defaults. */\n"
         f"export type {input_t} = Partial<{ctx_t}>;"
     )
     defaults = {f.name: to_json_value(f.default) for f in chart.context}
@@ -558,7 +558,7 @@ def render_module(chart: Chart, name: str) -> str:
     rpc_lines: list[str] = []
     flow_lines: list[str] = []
     seen_src: set[str] = set()
-    for st, inv in chart.invokes():
+    for _, inv in chart.invokes():
         if inv.src in seen_src:
             continue
         seen_src.add(inv.src)
@@ -724,7 +724,8 @@ def _guards(m: _Module, chart: Chart, usage: dict[str, list[str] | None]) -> lis
             # An opaque guard (imported chart): the frontend must provide it; fail loudly.
             out.append(
                 f"      {_key(g.name)}: () => {{\n"
-                f"        throw new Error('guard {g.name} is opaque: implement it with .provide()');\n"
+                f"        throw new Error('guard {g.name} is opaque: provide it with "
+                "machine.provide()');\n"
                 "      }"
             )
             continue

@@ -1,0 +1,263 @@
+"""XState export: the config, the manifest, the schema, atomic writes and `export --check`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flow_events import FLOWS
+
+from flowcheck.commands import export as export_command
+from flowcheck.errors import OutputError
+from flowcheck.formats import atomic
+from flowcheck.formats.xstate import build_manifest, export_config, export_files, shared_files
+from flowcheck.formats.xstate.schema import SCHEMA_FILE, SchemaError, validate_config
+from flowcheck.project import Machine
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPORTS = ROOT / "exports"
+HARNESS = ROOT / "conformance"
+
+
+def _walk(node: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [node]
+    for child in node.get("states", {}).values():
+        found.extend(_walk(child))
+    return found
+
+
+def _transitions(node: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for group in (*node.get("on", {}).values(), *node.get("after", {}).values()):
+        out.extend(group)
+    out.extend(node.get("always", []))
+    out.extend(node.get("onDone", []))
+    for inv in node.get("invoke", []):
+        out.extend(inv.get("onDone", []))
+        out.extend(inv.get("onError", []))
+    return out
+
+
+@pytest.mark.parametrize("name", FLOWS)
+def test_export_is_deterministic(machines: dict[str, Machine], name: str) -> None:
+    from flowcheck.declare import read_chart
+
+    chart = machines[name].chart
+    again = read_chart(machines[name].cls, name)
+    assert export_files(chart, name) == export_files(again, name)
+
+
+@pytest.mark.parametrize("name", FLOWS)
+def test_committed_exports_match_the_flows(machines: dict[str, Machine], name: str) -> None:
+    for file_name, text in export_files(machines[name].chart, name).items():
+        assert (EXPORTS / file_name).read_text(encoding="utf-8") == text, (
+            f"exports/{file_name} is stale: run `flowcheck export`"
+        )
+
+
+def test_shared_files_are_committed() -> None:
+    for file_name, text in shared_files().items():
+        assert (EXPORTS / file_name).read_text(encoding="utf-8") == text
+
+
+@pytest.mark.parametrize("name", FLOWS)
+def test_every_state_and_invoke_has_an_explicit_id_and_targets_are_ids(
+    machines: dict[str, Machine], name: str
+) -> None:
+    config = export_config(machines[name].chart)
+    ids = set()
+    for node in _walk(config)[1:]:
+        assert "id" in node
+        ids.add(node["id"])
+        for inv in node.get("invoke", []):
+            assert inv["id"] and inv["src"]
+    for node in _walk(config):
+        for t in _transitions(node):
+            assert "cond" not in t
+            targets = t.get("target", [])
+            for target in [targets] if isinstance(targets, str) else targets:
+                assert target.startswith("#") and target[1:] in ids
+
+
+def test_invoke_outcomes_move_to_on_done_and_on_error(machines: dict[str, Machine]) -> None:
+    config = export_config(machines["checkout"].chart)
+    node = config["states"]["submittingPayment"]
+    (invoke,) = node["invoke"]
+    assert invoke["id"] == "confirmPayment"
+    assert invoke["input"]["planId"] == {"ref": "context.planId"}
+    assert [t["target"] for t in invoke["onDone"]] == ["#requiresAction", "#completed"]
+    assert invoke["onDone"][0]["guard"] == {"type": "paymentRequiresAction"}
+    assert not any(e.startswith("xstate.") for e in node.get("on", {}))
+
+
+def test_named_delays_are_exported_under_after(machines: dict[str, Machine]) -> None:
+    config = export_config(machines["generation"].chart)
+    afters = [n["after"] for n in _walk(config) if "after" in n]
+    assert afters and all("POLL_INTERVAL" in a for a in afters)
+    assert build_manifest(machines["generation"].chart)["delays"] == {
+        "POLL_INTERVAL": {"ms": 2000}
+    }
+
+
+def test_track_actions_carry_event_properties_and_include(machines: dict[str, Machine]) -> None:
+    config = export_config(machines["checkout"].chart)
+    entry = config["states"]["completed"]["entry"]
+    assert {"type": "track", "params": {
+        "event": "CHECKOUT_COMPLETED", "properties": {}, "include": ["planId", "paymentId"],
+    }} in entry
+    assert config["entry"] == [{"type": "track", "params": {
+        "event": "FLOW_STARTED", "properties": {"flow": "checkout"}, "include": [],
+    }}]
+
+
+@pytest.mark.parametrize("name", FLOWS)
+def test_manifest_implements_every_name_the_config_uses(
+    machines: dict[str, Machine], name: str
+) -> None:
+    chart = machines[name].chart
+    config, manifest = export_config(chart), build_manifest(chart)
+    for node in _walk(config):
+        for a in (*node.get("entry", []), *node.get("exit", [])):
+            assert a["type"] in manifest["actions"]
+        for t in _transitions(node):
+            for a in t.get("actions", []):
+                assert a["type"] in manifest["actions"]
+            if "guard" in t:
+                assert "expr" in manifest["guards"][t["guard"]["type"]]
+        for inv in node.get("invoke", []):
+            assert inv["id"] in [i["id"] for i in manifest["actors"][inv["src"]]["invokes"]]
+        for delay in node.get("after", {}):
+            assert delay in manifest["delays"]
+
+
+def test_tracking_plan_lists_every_telemetry_event(machines: dict[str, Machine]) -> None:
+    plan = {row["event"]: row for row in build_manifest(machines["checkout"].chart)["telemetry"]}
+    assert {"FLOW_STARTED", "STATE_ENTERED", "STATE_EXITED", "FLOW_COMPLETED",
+            "CHECKOUT_COMPLETED"} <= set(plan)
+    assert plan["STATE_ENTERED"]["properties"] == ["flow", "state"]
+    assert plan["CHECKOUT_COMPLETED"]["include"] == ["planId", "paymentId"]
+    assert plan["CHECKOUT_COMPLETED"]["states"] == ["completed"]
+
+
+def test_schema_accepts_every_export_and_refuses_v4_cond(machines: dict[str, Machine]) -> None:
+    for name in FLOWS:
+        validate_config(export_config(machines[name].chart), name)
+    config = export_config(machines["checkout"].chart)
+    config["states"]["paymentDetails"]["on"]["PAYMENT_SUBMITTED"][0]["cond"] = "x"
+    with pytest.raises(SchemaError, match=r"PAYMENT_SUBMITTED\.0.*'cond'"):
+        validate_config(config, "checkout.json")
+
+
+def test_schema_refuses_a_target_that_is_not_an_id(machines: dict[str, Machine]) -> None:
+    config = export_config(machines["checkout"].chart)
+    config["states"]["paymentDetails"]["on"]["PAYMENT_SUBMITTED"][0]["target"] = "completed"
+    with pytest.raises(SchemaError, match="target"):
+        validate_config(config, "checkout.json")
+
+
+def test_schema_file_is_generated_from_the_models() -> None:
+    assert json.loads((EXPORTS / SCHEMA_FILE).read_text())["title"] == (
+        "flowcheck XState v5 machine config"
+    )
+
+
+# -- writing ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the project's machines with its own exports directory."""
+    shutil.copytree(ROOT / "machines", tmp_path / "machines")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.flowcheck]\nmachines = ["machines"]\nexports = "exports"\n', encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_export_then_check_is_clean(project: Path) -> None:
+    assert export_command.run(machines=None, names=[], out=None, check_only=False) == 0
+    assert export_command.run(machines=None, names=[], out=None, check_only=True) == 0
+    assert (project / "exports" / "checkout.machine.ts").read_text().startswith(
+        "// Generated by flowcheck"
+    )
+
+
+def test_check_fails_naming_the_stale_file_after_a_flow_is_edited(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export_command.run(machines=None, names=[], out=None, check_only=False)
+    flow = project / "machines" / "checkout.py"
+    flow.write_text(
+        flow.read_text().replace("Enter or pick a payment method.", "Pick a card."),
+        encoding="utf-8",
+    )
+    before = (project / "exports" / "checkout.json").read_bytes()
+    capsys.readouterr()
+    assert export_command.run(machines=None, names=[], out=None, check_only=True) == 1
+    err = capsys.readouterr().err
+    assert "stale: exports/checkout.json" in err
+    assert "course_builder" not in err
+    assert (project / "exports" / "checkout.json").read_bytes() == before
+
+
+def test_check_names_missing_files(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert export_command.run(machines=None, names=["checkout"], out=None, check_only=True) == 1
+    assert "missing: exports/checkout.manifest.json" in capsys.readouterr().err
+    assert not (project / "exports").exists()
+
+
+def test_write_all_restores_every_file_when_one_write_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = tmp_path / "a.json"
+    kept.write_text("old\n")
+    new = tmp_path / "b.json"
+    failing = tmp_path / "c.json"
+    real = atomic.write_atomic
+
+    def flaky(path: Path, data: bytes) -> None:
+        if path == failing:
+            raise OutputError(f"{path}: disk full")
+        real(path, data)
+
+    monkeypatch.setattr(atomic, "write_atomic", flaky)
+    with pytest.raises(OutputError):
+        atomic.write_all({kept: b"new\n", new: b"new\n", failing: b"new\n"})
+    assert kept.read_text() == "old\n"
+    assert not new.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+
+
+def test_write_atomic_leaves_no_temporary_file(tmp_path: Path) -> None:
+    atomic.write_atomic(tmp_path / "x.json", b"{}\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+    assert (tmp_path / "x.json").stat().st_mode & 0o777 != 0o600
+
+
+@pytest.mark.skipif(
+    not (HARNESS / "node_modules" / "xstate").is_dir() or shutil.which("node") is None,
+    reason="conformance/node_modules is missing: run `cd conformance && npm ci`",
+)
+def test_every_exported_config_loads_in_real_xstate(tmp_path: Path) -> None:
+    request = {"machines": [
+        {
+            "name": name,
+            "config": json.loads((EXPORTS / f"{name}.json").read_text()),
+            "manifest": json.loads((EXPORTS / f"{name}.manifest.json").read_text()),
+        }
+        for name in FLOWS
+    ]}
+    (tmp_path / "load.json").write_text(json.dumps(request))
+    node = shutil.which("node")
+    assert node is not None
+    proc = subprocess.run(
+        [node, str(HARNESS / "run.mjs"), "--load", str(tmp_path / "load.json")],
+        capture_output=True, text=True, check=False, timeout=120,
+    )
+    result = json.loads(proc.stdout)
+    assert [m["ok"] for m in result["machines"]] == [True] * len(FLOWS), proc.stdout
