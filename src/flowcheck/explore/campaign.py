@@ -20,8 +20,10 @@ one result; a failure is shrunk by hypothesis and reported as the event list tha
 from __future__ import annotations
 
 import json
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -189,7 +191,8 @@ def run_campaign(
         checker.run(lambda snap, sent: _draw(data, sources, snap, sent, length))
 
     try:
-        scenario()
+        with _constants_of(machine_class):
+            scenario()
     except _Failed as failed:
         result.findings.append(_finding(failed, stepper, chart))
     except Exception as exc:  # hypothesis itself failed (flaky run): report, never hide
@@ -198,6 +201,34 @@ def run_campaign(
             f"the campaign could not settle on a result ({type(exc).__name__}: {exc})"))
     result.seconds = time.perf_counter() - started
     return result
+
+
+@contextmanager
+def _constants_of(machine_class: type[Any]) -> Iterator[None]:
+    """Make generation depend on the seed and the flow's own module only.
+
+    Hypothesis mixes literals found in every loaded local module into what it generates,
+    so the same seed would give different runs depending on what else was imported (the
+    CLI, a test, a notebook). For the run, only the literals of the flow's module count.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+
+        original = providers._get_local_constants
+        module = sys.modules.get(machine_class.__module__)
+        from_module = getattr(providers, "constants_from_module")  # noqa: B009
+        empty = getattr(providers, "Constants")  # noqa: B009
+        constants = from_module(module) if module is not None else empty()
+    except (ImportError, AttributeError):  # another hypothesis version: nothing to pin
+        yield
+        return
+    providers._get_local_constants = lambda: constants
+    providers.CONSTANTS_CACHE.cache.clear()
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
+        providers.CONSTANTS_CACHE.cache.clear()
 
 
 def _draw(

@@ -81,6 +81,17 @@ def path_to_event(graph: Exploration | None, state_id: str, event: str | None
 
 
 def path_to_transition(graph: Exploration | None, t: Transition) -> Counterexample | None:
+    """The shortest path that takes an ``t.event`` step with ``t.source`` active and changes
+    the snapshot (so the transition's guard held); else :func:`path_to_event`."""
+    if graph is None or t.event is None or t.source not in graph.stepper.index:
+        return path_to_event(graph, t.source, t.event)
+    mask = graph.state_mask(t.source)
+    for e in range(graph.edges):
+        src = graph.edge_src[e]
+        letter = graph.edge_letter[e]
+        if (graph.alphabet[letter].event == t.event
+                and graph.snapshots[src].configuration & mask == mask):
+            return graph.counterexample(src, [letter])
     return path_to_event(graph, t.source, t.event)
 
 
