@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,7 +24,7 @@ MACHINES = click.option(
 
 
 class _Group(click.Group):
-    def main(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("standalone_mode", False)
         try:
             code = super().main(*args, **kwargs)
@@ -60,7 +61,7 @@ def list_cmd(machines: Path | None, as_json: bool) -> int:
     """List the machines found, with their states, events and failure states."""
     from flowcheck.commands import list as command
 
-    return command.run(machines=machines, as_json=as_json)
+    return int(command.run(machines=machines, as_json=as_json))
 
 
 @cli.command()
@@ -77,8 +78,8 @@ def simulate(
     """Run a machine: scripted with --events or --script, interactive otherwise."""
     from flowcheck.commands import simulate as command
 
-    return command.run(machines=machines, name=name, events=events, script=script,
-                       as_json=as_json)
+    return int(command.run(machines=machines, name=name, events=events, script=script,
+                       as_json=as_json))
 
 
 @cli.command()
@@ -98,8 +99,8 @@ def verify(machines: Path | None, targets: tuple[str, ...], fmt: str, output: Pa
     """Prove the properties of machines (names, or XState JSON files)."""
     from flowcheck.commands import verify as command
 
-    return command.run(machines=machines, targets=list(targets), fmt=fmt, output=output,
-                       max_configurations=max_configurations, examples=examples, seed=seed)
+    return int(command.run(machines=machines, targets=list(targets), fmt=fmt, output=output,
+                       max_configurations=max_configurations, examples=examples, seed=seed))
 
 
 @cli.command()
@@ -114,7 +115,7 @@ def check(machines: Path | None, fmt: str, output: Path | None, examples: int | 
     """What CI runs: verify every machine, check exports for drift, check contracts."""
     from flowcheck.commands import check as command
 
-    return command.run(machines=machines, fmt=fmt, output=output, examples=examples, seed=seed)
+    return int(command.run(machines=machines, fmt=fmt, output=output, examples=examples, seed=seed))
 
 
 @cli.command()
@@ -129,7 +130,7 @@ def export(machines: Path | None, names: tuple[str, ...], out: Path | None,
     """Export machines as XState v5 JSON, a typed TypeScript module and a manifest."""
     from flowcheck.commands import export as command
 
-    return command.run(machines=machines, names=list(names), out=out, check_only=check_only)
+    return int(command.run(machines=machines, names=list(names), out=out, check_only=check_only))
 
 
 @cli.command("import")
@@ -140,7 +141,7 @@ def import_cmd(file: Path, out: Path | None) -> int:
     """Read an XState v5 config (hand-written or from Stately Studio) into the chart model."""
     from flowcheck.commands import import_ as command
 
-    return command.run(file=file, out=out)
+    return int(command.run(file=file, out=out))
 
 
 @cli.command()
@@ -154,7 +155,7 @@ def diagram(machines: Path | None, names: tuple[str, ...], fmt: str, out: Path |
     """Draw machines with Graphviz, or as Mermaid stateDiagram-v2."""
     from flowcheck.commands import diagram as command
 
-    return command.run(machines=machines, names=list(names), fmt=fmt, out=out)
+    return int(command.run(machines=machines, names=list(names), fmt=fmt, out=out))
 
 
 @cli.command()
@@ -169,7 +170,7 @@ def paths(machines: Path | None, name: str, to_state: str | None, cover: str, fm
     """Shortest event paths to states, or a set of paths covering every transition."""
     from flowcheck.commands import paths as command
 
-    return command.run(machines=machines, name=name, to_state=to_state, cover=cover, fmt=fmt)
+    return int(command.run(machines=machines, name=name, to_state=to_state, cover=cover, fmt=fmt))
 
 
 @cli.command()
@@ -180,7 +181,7 @@ def serve(machines: Path | None, host: str, port: int) -> int:
     """Serve the local web simulator for designers."""
     from flowcheck.commands import serve as command
 
-    return command.run(machines=machines, host=host, port=port)
+    return int(command.run(machines=machines, host=host, port=port))
 
 
 def main(argv: list[str] | None = None) -> int:

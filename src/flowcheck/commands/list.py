@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
@@ -14,7 +15,7 @@ from flowcheck.project import discover, find_settings
 def run(machines: Path | None, as_json: bool) -> int:
     settings = find_settings(machines=machines)
     found = discover(settings)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for m in found:
         chart = m.chart
         rows.append({

@@ -64,7 +64,7 @@ def _e(value: Operand) -> Expr:
 
 
 def _op(op: str, *args: Operand) -> Expr:
-    return Expr(op=op, args=tuple(_e(a) for a in args))  # type: ignore[arg-type]
+    return Expr.model_validate({"op": op, "args": tuple(_e(a) for a in args)})
 
 
 def nonempty(value: Operand) -> Expr:

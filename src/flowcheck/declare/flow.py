@@ -64,7 +64,7 @@ def state_tags(state: State) -> list[str]:
     return list(meta["tags"]) if meta else []
 
 
-class Flow(StateChart):  # type: ignore[misc]
+class Flow(StateChart):  # type: ignore[type-arg]
     """Base class of a flowcheck flow.
 
     Subclasses declare states and transitions the python-statemachine way, plus:

@@ -224,7 +224,8 @@ class _Reader:
                 "python-statemachine re-runs entry actions there; use .to(None, ...) for a "
                 "targetless transition"
             )
-        for group, label in ((t.before, "before"), (t.after, "after"), (t.validators, "validators")):
+        extras = ((t.before, "before"), (t.after, "after"), (t.validators, "validators"))
+        for group, label in extras:
             if any(not s.is_convention for s in _specs(group)):
                 raise self.fail(
                     f"transition {t.event or 'eventless'} from {state.id!r} uses {label}=; "
