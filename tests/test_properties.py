@@ -100,7 +100,7 @@ def test_failure_explicit_shows_the_error_being_swallowed() -> None:
     _, results = _verify("mutant_no_on_error")
     (finding,) = _failed(results)["failure-explicit"]
     assert finding.counterexample is not None
-    name, payload = finding.counterexample.events[-1]
+    name, _ = finding.counterexample.events[-1]
     assert name == "xstate.error.actor.confirmPayment"
     assert finding.counterexample.states[-1] == ("submittingPayment",)
 
