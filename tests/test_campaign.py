@@ -10,7 +10,7 @@ from hypothesis import find, settings
 from hypothesis.errors import NoSuchExample
 
 from flowcheck.chart.model import Chart, DataField
-from flowcheck.explore.campaign import event_list, field_strategy, run_campaign
+from flowcheck.explore.campaign import Campaign, event_list, field_strategy, run_campaign
 from flowcheck.explore.graph import replay
 from flowcheck.explore.sandbox import BlockedIO, IOAttempt, blocked_io
 from flowcheck.project import Machine
@@ -41,11 +41,16 @@ def test_the_real_checkout_class_agrees_with_the_stepper(checkout: Machine) -> N
     assert result.findings == []
 
 
-def test_a_seeded_divergence_is_found_and_shrunk_to_the_shortest_event_list(
-    checkout: Machine,
-) -> None:
+@pytest.fixture(scope="module")
+def divergence(checkout: Machine) -> tuple[Chart, Campaign]:
     chart = _retry_goes_back_to_payment_details(checkout.chart)
-    (finding,) = run_campaign(chart, checkout.cls, examples=100, seed=0).findings
+    return chart, run_campaign(chart, checkout.cls, examples=100, seed=0)
+
+
+def test_a_seeded_divergence_is_found_and_shrunk_to_the_shortest_event_list(
+    divergence: tuple[Chart, Campaign],
+) -> None:
+    (finding,) = divergence[1].findings
     assert finding.property == "conformance"
     assert "python-statemachine is in {submittingPayment}" in finding.message
     assert finding.counterexample is not None
@@ -54,17 +59,20 @@ def test_a_seeded_divergence_is_found_and_shrunk_to_the_shortest_event_list(
                      "xstate.error.actor.confirmPayment", "RETRY"]
 
 
-def test_the_same_seed_gives_the_same_result(checkout: Machine) -> None:
-    chart = _retry_goes_back_to_payment_details(checkout.chart)
-    first = run_campaign(chart, checkout.cls, examples=100, seed=3)
-    second = run_campaign(chart, checkout.cls, examples=100, seed=3)
+def test_the_same_seed_gives_the_same_result(
+    checkout: Machine, divergence: tuple[Chart, Campaign]
+) -> None:
+    chart, first = divergence
+    second = run_campaign(chart, checkout.cls, examples=100, seed=0)
     assert first.findings == second.findings
     assert (first.examples, first.events) == (second.examples, second.events)
 
 
-def test_a_shrunk_event_list_replays_with_flowcheck_simulate(checkout: Machine) -> None:
-    chart = _retry_goes_back_to_payment_details(checkout.chart)
-    (finding,) = run_campaign(chart, checkout.cls, examples=100, seed=0).findings
+def test_a_shrunk_event_list_replays_with_flowcheck_simulate(
+    divergence: tuple[Chart, Campaign],
+) -> None:
+    chart, result = divergence
+    (finding,) = result.findings
     assert finding.counterexample is not None
     session = Session(chart)
     for name, payload in parse_event_list(event_list(finding.counterexample.events)):

@@ -7,6 +7,8 @@ Stepper, and every other failing property must be one its docstring predicts.
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -39,7 +41,9 @@ MUTANTS = {
 NEEDS_CAMPAIGN = {"mutant_socket_action", "mutant_file_action", "mutant_no_exit_telemetry"}
 
 
+@functools.cache
 def _verify(name: str) -> tuple[Chart, list[PropertyResult]]:
+    """Verify a mutant once per test session (the campaign is the slow part)."""
     machine = load_machine(FIXTURES / f"{name}.py")
     examples = 60 if name in NEEDS_CAMPAIGN else 0
     report = verify_chart(machine.chart, machine.cls, machine.path, SETTINGS, examples=examples)
@@ -121,13 +125,18 @@ def test_the_campaign_reports_a_blocked_connection_with_the_events_that_made_it(
     assert any("socket.create_connection" in m for m in messages)
 
 
+LEAK = Path(tempfile.gettempdir()) / "flowcheck-mutant-leak.txt"  # what mutant_file_action writes
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_leak_yet() -> None:
+    LEAK.unlink(missing_ok=True)
+
+
 def test_the_campaign_blocks_a_file_write_so_nothing_is_written() -> None:
-    module = load_machine(FIXTURES / "mutant_file_action.py")
-    leak = Path(vars(__import__(module.cls.__module__, fromlist=["LEAK"]))["LEAK"])
-    leak.unlink(missing_ok=True)
     _, results = _verify("mutant_file_action")
     assert any("open(" in f.message for f in _failed(results)["pure"])
-    assert not leak.exists()
+    assert not LEAK.exists()
 
 
 def test_a_final_state_with_an_outgoing_transition_is_not_well_formed(
