@@ -192,3 +192,24 @@ def test_check_verifies_every_machine_and_the_exports(
         "checkout", "course_builder", "generation", "registration"]
     assert report["ok"] is True
     assert code == 0, err
+
+
+def test_an_interrupt_prints_what_was_explored_and_exits_130(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flowcheck.commands import verify
+    from flowcheck.verification import verify_chart
+
+    calls: list[str] = []
+
+    def interrupted_after_the_first(chart: Any, *args: Any, **kwargs: Any) -> Any:
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(chart.name)
+        return verify_chart(chart, *args, **kwargs)
+
+    monkeypatch.setattr(verify, "verify_chart", interrupted_after_the_first)
+    code, out, err = _run(capsys, "verify", "checkout", "generation", *FAST)
+    assert code == 130
+    assert out == ""
+    assert "checkout: 51 configurations" in err and "interrupted" in err
