@@ -67,6 +67,13 @@ if command -v npm >/dev/null; then
     (cd conformance && npm ci --no-audit --no-fund --loglevel=error >&2)
     echo "$LOCK_HASH" > "$NSTAMP"
   fi
+  LOCK_HASH="$(sha256sum examples/frontend/package-lock.json | cut -d' ' -f1)"
+  NSTAMP=examples/frontend/node_modules/.flowcheck-installed
+  if [ ! -f "$NSTAMP" ] || [ "$(cat "$NSTAMP")" != "$LOCK_HASH" ]; then
+    say "installing the Node packages of examples/frontend/ (npm ci)"
+    (cd examples/frontend && npm ci --no-audit --no-fund --loglevel=error >&2)
+    echo "$LOCK_HASH" > "$NSTAMP"
+  fi
 else
   say "npm not found: install Node.js 20 (the conformance tests run real XState)"; exit 2
 fi
