@@ -311,9 +311,11 @@ def explore(
 
 def _search(result: Exploration, progress: Progress | None) -> None:
     stepper = result.stepper
-    step = stepper.step
+    advance = stepper.advance
     top_final = stepper.top_final_mask
-    table = [(lt.event, lt.payload, lt.requires, lt.handled) for lt in result.alphabet]
+    table = [
+        ({**lt.payload, "type": lt.event}, lt.requires, lt.handled) for lt in result.alphabet
+    ]
     index = result._index
     snaps = result.snapshots
     parent, parent_letter = result.parent, result.parent_letter
@@ -331,16 +333,22 @@ def _search(result: Exploration, progress: Progress | None) -> None:
     node = 0
     steps = 0
     bounded = False
+    applicable: dict[int, list[tuple[int, dict[str, Any]]]] = {}
     while node < len(snaps):
         snap = snaps[node]
         config = snap.configuration
         if not config & top_final:
-            for li, (event, payload, requires, handled) in enumerate(table):
-                if not config & handled or config & requires != requires:
-                    continue
+            letters = applicable.get(config)
+            if letters is None:
+                # Which letters apply depends on the configuration only: compute it once.
+                letters = applicable[config] = [
+                    (li, ev) for li, (ev, requires, handled) in enumerate(table)
+                    if config & handled and config & requires == requires
+                ]
+            for li, ev in letters:
                 steps += 1
                 try:
-                    nxt = step(snap, event, payload, False)[0]
+                    nxt = advance(snap, ev)
                 except StepError as exc:
                     result.errors.append(ExplorationError(node, li, str(exc), exc.state,
                                                           exc.event))

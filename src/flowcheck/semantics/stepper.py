@@ -35,6 +35,12 @@ from flowcheck.semantics.compile import Compiled, Context, Payload, compile_expr
 
 ROOT = 0
 MAX_MICROSTEPS = 1000
+_ACTION = 0
+_DONE = 1
+_ASSIGN = 0
+_QUEUE = 1
+_Op = tuple[int, "Action | str"]
+_Plan = tuple["tuple[_Trans, ...] | None", "tuple[tuple[tuple[_Trans, ...], ...], ...]"]
 
 
 class Snapshot(NamedTuple):
@@ -78,7 +84,7 @@ class _Node:
     slot: int = -1
 
 
-@dataclass
+@dataclass(eq=False)
 class _Trans:
     source: int
     targets: tuple[int, ...]
@@ -87,6 +93,7 @@ class _Trans:
     reenter: bool
     decl: Transition
     guard_name: str = ""
+    uid: int = 0
 
 
 class Stepper:
@@ -155,7 +162,12 @@ class Stepper:
         for c in root.children:
             if self.nodes[c].kind == "final":
                 self.top_final_mask |= 1 << c
-        self._candidates: dict[tuple[int, str], list[_Trans]] = {}
+        self._has_always = any(n.always for n in self.nodes)
+        self._plans: dict[tuple[int, str], _Plan] = {}
+        self._micro_cache: dict[
+            tuple[int, tuple[int, ...], tuple[_Trans, ...]],
+            tuple[int, tuple[int, ...], tuple[tuple[int, Any], ...]],
+        ] = {}
 
     # -- compilation --------------------------------------------------------------------
 
@@ -185,7 +197,12 @@ class Stepper:
             reenter=t.reenter,
             decl=t,
             guard_name=name,
+            uid=self._next_uid(),
         )
+
+    def _next_uid(self) -> int:
+        self._uid_counter = getattr(self, "_uid_counter", 0) + 1
+        return self._uid_counter
 
     def _compile_action(self, a: Action) -> None:
         if isinstance(a, Assign) and a.name not in self._assigns:
@@ -214,9 +231,10 @@ class Stepper:
         event: Payload = {"type": "xstate.init"}
         queue: list[tuple[str, Payload]] = []
         ctx = self._run_actions(self.nodes[ROOT].entry, ctx, event, queue, log)
-        to_enter, default_entry = self._entry_set_for_default(ROOT, hist)
-        config = 1 << ROOT
-        config, ctx = self._enter(to_enter, default_entry, config, hist, ctx, event, queue, log)
+        to_enter, _default_entry = self._entry_set_for_default(ROOT, hist)
+        program: list[_Op] = []
+        config = self._enter(to_enter, 1 << ROOT, program)
+        ctx = self._run_program(tuple(program), ctx, event, queue, log)
         snap = self._settle(Snapshot(config, hist, ctx), event, queue, log)
         return snap, log or []
 
@@ -237,6 +255,102 @@ class Stepper:
             snap = self._microstep(enabled, snap, ev, queue, log)
         snap = self._settle(snap, ev, queue, log)
         return snap, log or []
+
+    def advance(self, snap: Snapshot, ev: Payload) -> Snapshot:
+        """``step`` without recording, for exploration: ``ev`` is the whole event object
+        (``{"type": ..., **payload}``). Selection plans per (configuration, event) and the
+        structure of microsteps per (configuration, history, transitions) are cached, so
+        a step mostly evaluates guards and assigns. Any error falls back to ``step``, which
+        raises it with its explanation."""
+        config, hist, ctx = snap
+        if config & self.top_final_mask:
+            return snap
+        event = ev["type"]
+        plan = self._plans.get((config, event))
+        if plan is None:
+            plan = self._plans[(config, event)] = self._plan(config, event)
+        static, chains = plan
+        try:
+            if static is not None:
+                enabled = static
+            else:
+                picked: list[_Trans] = []
+                for chain in chains:
+                    found = None
+                    for cands in chain:
+                        for t in cands:
+                            g = t.guard
+                            if g is None or g(ctx, ev):
+                                found = t
+                                break
+                        if found is not None:
+                            break
+                    if found is not None and found not in picked:
+                        picked.append(found)
+                enabled = tuple(picked)
+            if not enabled and not self._has_always:
+                return snap
+            queue: list[tuple[str, Payload]] = []
+            if enabled:
+                key = (config, hist, enabled)
+                micro = self._micro_cache.get(key)
+                if micro is None:
+                    transitions = self._remove_conflicts(list(enabled), snap)
+                    new_config, new_hist, program = self._structure(transitions, config, hist)
+                    micro = (new_config, new_hist, self._fast_program(program))
+                    self._micro_cache[key] = micro
+                new_config, new_hist, ops = micro
+                for op, data in ops:
+                    if op == _ASSIGN:
+                        new = list(ctx)
+                        values = [(i, f(ctx, ev)) for i, f in data]
+                        for i, v in values:
+                            new[i] = v
+                        ctx = tuple(new)
+                    else:
+                        queue.append(data)
+                snap = Snapshot(new_config, new_hist, ctx)
+            if queue or self._has_always:
+                snap = self._settle(snap, ev, queue, None)
+            return snap
+        except Exception:
+            payload = {k: v for k, v in ev.items() if k != "type"}
+            return self.step(snap, event, payload, record=False)[0]
+
+    def _plan(self, config: int, event: str) -> _Plan:
+        """Per active atomic state, the candidate lists for ``event`` from it outwards; and
+        the transitions taken when no guard is involved (then selection is fixed)."""
+        chains = []
+        for atom in self._atomic(config):
+            chain = tuple(
+                tuple(self.nodes[idx].on[event])
+                for idx in (atom, *self.nodes[atom].ancestors)
+                if event in self.nodes[idx].on
+            )
+            if chain:
+                chains.append(chain)
+        static: list[_Trans] | None = []
+        for chain in chains:
+            first = chain[0][0]
+            if first.guard is not None:
+                static = None
+                break
+            assert static is not None
+            if first not in static:
+                static.append(first)
+        return (tuple(static) if static is not None else None), tuple(chains)
+
+    def _fast_program(self, program: tuple[_Op, ...]) -> tuple[tuple[int, Any], ...]:
+        """The part of a microstep program that changes the context or the internal queue."""
+        ops: list[tuple[int, Any]] = []
+        for op, item in program:
+            if op == _DONE:
+                ops.append((_QUEUE, (item, {"type": item})))
+            elif isinstance(item, Assign):
+                ops.append((_ASSIGN, tuple(self._assigns[item.name])))
+            elif isinstance(item, Raise):
+                ops.append((_QUEUE, (item.event, {"type": item.event})))
+        return tuple(ops)
 
     def enabled_events(self, snap: Snapshot) -> list[str]:
         """Events with at least one transition from an active state (guards not evaluated)."""
@@ -439,7 +553,17 @@ class Stepper:
         log: list[Executed] | None,
     ) -> Snapshot:
         transitions = self._remove_conflicts(enabled, snap)
-        config, hist, ctx = snap
+        config, hist, program = self._structure(transitions, snap.configuration, snap.history)
+        ctx = self._run_program(program, snap.context, ev, queue, log)
+        return Snapshot(config, hist, ctx)
+
+    def _structure(
+        self, transitions: list[_Trans], config: int, hist: tuple[int, ...]
+    ) -> tuple[int, tuple[int, ...], tuple[_Op, ...]]:
+        """What a microstep does apart from the context: the configuration and history after
+        it, and the program of actions and done events to run, in order. It depends only on
+        the configuration, the history and the transitions taken, so it can be cached."""
+        program: list[_Op] = []
         exit_mask = 0
         for t in transitions:
             exit_mask |= self._exit_mask(t, config, hist)
@@ -460,16 +584,16 @@ class Stepper:
                     new_hist[hnode.slot] = rec
             hist = tuple(new_hist)
         for s in exiting:
-            ctx = self._run_actions(self.nodes[s].exit, ctx, ev, queue, log)
+            program.extend((_ACTION, a) for a in self.nodes[s].exit)
             config &= ~(1 << s)
         for t in transitions:
-            ctx = self._run_actions(t.actions, ctx, ev, queue, log)
+            program.extend((_ACTION, a) for a in t.actions)
         to_enter: set[int] = set()
         default_entry: set[int] = set()
         for t in transitions:
             self._entry_set(t, hist, to_enter, default_entry)
-        config, ctx = self._enter(to_enter, default_entry, config, hist, ctx, ev, queue, log)
-        return Snapshot(config, hist, ctx)
+        config = self._enter(to_enter, config, program)
+        return config, hist, tuple(program)
 
     def _entry_set(
         self, t: _Trans, hist: tuple[int, ...], to_enter: set[int], default_entry: set[int]
@@ -575,28 +699,18 @@ class Stepper:
             )
         return node.kind == "final"
 
-    def _enter(
-        self,
-        to_enter: set[int],
-        default_entry: set[int],
-        config: int,
-        hist: tuple[int, ...],
-        ctx: Context,
-        ev: Payload,
-        queue: list[tuple[str, Payload]],
-        log: list[Executed] | None,
-    ) -> tuple[int, Context]:
+    def _enter(self, to_enter: set[int], config: int, program: list[_Op]) -> int:
         completed: set[int] = set()
         for s in sorted(to_enter):
             config |= 1 << s
             node = self.nodes[s]
-            ctx = self._run_actions(node.entry, ctx, ev, queue, log)
+            program.extend((_ACTION, a) for a in node.entry)
             if node.kind != "final":
                 continue
             parent = self.nodes[node.parent]
             marker = parent.index if parent.kind == "parallel" else parent.parent
             if parent.kind == "compound" and parent.index != ROOT:
-                queue.append((done_state(parent.id), {"type": done_state(parent.id)}))
+                program.append((_DONE, done_state(parent.id)))
             while (
                 marker != -1
                 and self.nodes[marker].kind == "parallel"
@@ -604,10 +718,26 @@ class Stepper:
                 and self._in_final(marker, config)
             ):
                 completed.add(marker)
-                mid = self.nodes[marker].id
-                queue.append((done_state(mid), {"type": done_state(mid)}))
+                program.append((_DONE, done_state(self.nodes[marker].id)))
                 marker = self.nodes[marker].parent
-        return config, ctx
+        return config
+
+    def _run_program(
+        self,
+        program: tuple[_Op, ...],
+        ctx: Context,
+        ev: Payload,
+        queue: list[tuple[str, Payload]],
+        log: list[Executed] | None,
+    ) -> Context:
+        for op, item in program:
+            if op == _DONE:
+                assert isinstance(item, str)
+                queue.append((item, {"type": item}))
+            else:
+                assert not isinstance(item, str)
+                ctx = self._run_actions((item,), ctx, ev, queue, log)
+        return ctx
 
     # -- actions --------------------------------------------------------------------------
 
