@@ -41,7 +41,8 @@ def validate_payload(chart: Chart, event: str, payload: dict[str, Any]) -> dict[
     if unknown:
         allowed = ", ".join(fields) or "none"
         raise PayloadError(
-            f"event {event}: unknown payload field(s) {', '.join(unknown)}; its fields are {allowed}"
+            f"event {event}: unknown payload field(s) {', '.join(unknown)}; "
+            f"its fields are {allowed}"
         )
     out = dict(payload)
     for f in spec.payload:

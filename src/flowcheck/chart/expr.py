@@ -133,10 +133,8 @@ def lookup(path: str, context: dict[str, Any], event: dict[str, Any]) -> Any:
     head, _, rest = path.partition(".")
     current: Any = context if head == "context" else event
     for part in rest.split(".") if rest else ():
-        if isinstance(current, dict):
-            current = current.get(part)
-        else:
-            current = getattr(current, part, None)
+        # Only plain data is walked: never attributes, so a path cannot reach code.
+        current = current.get(part) if isinstance(current, dict) else None
     return current
 
 
