@@ -175,4 +175,6 @@ def test_a_real_flow_passes_every_property_proved(
     m = machines[name]
     report = verify_chart(m.chart, m.cls, m.path, SETTINGS, examples=30)
     assert report.complete
-    assert {r.id: r.message for r in report.results if r.status != "proved"} == {}
+    statuses = {r.id: r.status for r in report.results}
+    assert statuses.pop("conformance") == "tested"  # sampled by hypothesis: not a proof
+    assert set(statuses.values()) == {"proved"}

@@ -48,7 +48,9 @@ def test_json_report_follows_the_design_schema(capsys: pytest.CaptureFixture[str
     for prop in machine["properties"]:
         assert {"id", "ok", "message", "counterexample"} <= set(prop)
         assert prop["ok"] is True and prop["counterexample"] is None
-        assert prop["status"] == "proved"
+        # Exhaustive checks are proofs; the hypothesis campaign samples, so it is "tested".
+        expected = "tested" if prop["id"] == "conformance" else "proved"
+        assert prop["status"] == expected, prop["id"]
 
 
 def test_a_counterexample_in_json_has_events_and_a_configuration_per_step(

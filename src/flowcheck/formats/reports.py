@@ -25,7 +25,9 @@ from flowcheck.properties.base import Counterexample, Finding
 from flowcheck.verification import MachineReport
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-STATUS_STYLE = {"proved": "green", "bounded": "yellow", "failed": "bold red", "skipped": "dim"}
+STATUS_STYLE = {
+    "proved": "green", "tested": "cyan", "bounded": "yellow", "failed": "bold red", "skipped": "dim"
+}
 
 
 def all_ok(reports: list[MachineReport]) -> bool:

@@ -17,7 +17,10 @@ from flowcheck.chart.model import Chart
 if TYPE_CHECKING:
     from flowcheck.project import Settings
 
-Status = Literal["proved", "bounded", "failed", "skipped"]
+Status = Literal["proved", "tested", "bounded", "failed", "skipped"]
+"""proved: exhaustive exploration finished (or the check is static); tested: sampled by the
+hypothesis campaign and never contradicted, which is evidence, not a proof; bounded:
+exploration stopped at a limit; failed; skipped: not checked, with the reason."""
 """proved: holds on the whole explored space; bounded: no finding, but exploration stopped
 early; failed: findings; skipped: not checked (say why in the message)."""
 
