@@ -482,14 +482,6 @@ export function createGenerationMachine(deps: GenerationDeps) {
               properties: { flow: 'generation', state: 'cancelling' },
               include: []
             }
-          },
-          {
-            type: 'track',
-            params: {
-              event: 'FLOW_ABANDONED',
-              properties: { flow: 'generation', state: 'cancelling' },
-              include: []
-            }
           }
         ],
         exit: [
@@ -765,14 +757,6 @@ export function createGenerationMachine(deps: GenerationDeps) {
                 type: 'track',
                 params: {
                   event: 'FLOW_FAILED',
-                  properties: { flow: 'generation', state: 'cancel_failed' },
-                  include: []
-                }
-              },
-              {
-                type: 'track',
-                params: {
-                  event: 'FLOW_ABANDONED',
                   properties: { flow: 'generation', state: 'cancel_failed' },
                   include: []
                 }

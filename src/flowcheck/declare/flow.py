@@ -27,14 +27,19 @@ class TelemetryPolicy(BaseModel):
             return []
         return [Track(event=self.started, properties=(("flow", flow_id),))]
 
-    def on_entry(self, flow_id: str, state_id: str, tags: list[str]) -> list[Track]:
+    def on_entry(
+        self, flow_id: str, state_id: str, tags: list[str], final: bool = False
+    ) -> list[Track]:
+        """Telemetry on entering a state. The flow ends once: FLOW_COMPLETED and
+        FLOW_ABANDONED fire on final states only (a non-final state tagged abandoned, such
+        as a cancelling step, is on its way out); FLOW_FAILED on every failure state."""
         out: list[Track] = []
         props = (("flow", flow_id), ("state", state_id))
         if self.entered:
             out.append(Track(event=self.entered, properties=props))
         edge = {SUCCESS: self.completed, FAILURE: self.failed, ABANDONED: self.abandoned}
         for tag_name, event in edge.items():
-            if tag_name in tags and event:
+            if tag_name in tags and event and (final or tag_name == FAILURE):
                 out.append(Track(event=event, properties=props))
         return out
 
@@ -117,7 +122,9 @@ class Flow(StateChart):  # type: ignore[type-arg]
             self._flowcheck_started = True
             for decl in policy.on_start(type(self).flow_id):
                 emit(self, decl)
-        for decl in policy.on_entry(type(self).flow_id, state.id, state_tags(state)):
+        for decl in policy.on_entry(
+            type(self).flow_id, state.id, state_tags(state), final=bool(state.final)
+        ):
             emit(self, decl)
 
     def on_exit_state(self, state: State | None = None, **_: Any) -> None:

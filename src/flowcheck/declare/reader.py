@@ -185,7 +185,9 @@ class _Reader:
         entry: list[Action] = []
         exit_: list[Action] = []
         if kind != "history":
-            entry.extend(policy.on_entry(self.cls.flow_id, state.id, meta["tags"]))
+            entry.extend(
+                policy.on_entry(self.cls.flow_id, state.id, meta["tags"], kind == "final")
+            )
             if not (kind == "final" and parent is None):
                 # A top-level final state is never exited: XState stops the machine there
                 # (running its exit actions on stop, which python-statemachine does not).
