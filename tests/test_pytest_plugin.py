@@ -61,6 +61,14 @@ def test_flow_items_are_opt_in(project: pytest.Pytester) -> None:
     assert "test_plain.py::test_plain" in result.outlines
 
 
+def test_the_flowcheck_marker_selects_only_the_flow_items(project: pytest.Pytester) -> None:
+    project.makepyfile(test_plain="def test_plain():\n    pass\n")
+    result = project.runpytest("--flowcheck", "-m", "flowcheck", "--collect-only", "-q")
+
+    assert len(_collected(result)) == 2 * len(PROPERTIES)
+    assert "test_plain.py::test_plain" not in result.outlines
+
+
 def test_pytest_true_in_the_settings_turns_the_items_on(project: pytest.Pytester) -> None:
     project.makepyprojecttoml(SETTINGS + "pytest = true\n")
     result = project.runpytest("--collect-only", "-q")

@@ -4,7 +4,8 @@ With ``pytest --flowcheck`` (or ``[tool.flowcheck] pytest = true`` in pyproject.
 flow of the project becomes one test item per property, ``flowcheck::<flow>::<property>``,
 collected once per session from the rootdir's settings. A flow is verified (explored, with
 its hypothesis campaign) once, when its first item runs; its items share the report. A
-failing item shows the findings and the counterexample, one configuration per event.
+failing item shows the findings and the counterexample, one configuration per event. The
+items carry the ``flowcheck`` marker: ``pytest --flowcheck -m flowcheck`` runs only them.
 
 Two fixtures are always available, for scenario tests written in pytest:
 
@@ -62,6 +63,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="verify every flow of the project: one test item per flow and property "
         "(also on with `pytest = true` under [tool.flowcheck] in pyproject.toml)",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "flowcheck: a property of a flow (`pytest --flowcheck -m flowcheck` runs "
+        "only those)")
 
 
 def _settings(config: pytest.Config) -> Settings:
@@ -127,7 +134,9 @@ class FlowNode(pytest.Collector):
 
         self._machine = load_machine(self.path)
         for module in catalog():
-            yield PropertyItem.from_parent(self, name=str(module.ID))
+            item = PropertyItem.from_parent(self, name=str(module.ID))
+            item.add_marker(pytest.mark.flowcheck)
+            yield item
 
     def repr_failure(  # type: ignore[override]
         self, excinfo: pytest.ExceptionInfo[BaseException]
