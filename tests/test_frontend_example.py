@@ -5,6 +5,7 @@ app, type-checks and bundles, and its Vitest suite drives the machine through re
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -18,10 +19,17 @@ NPM = shutil.which("npm")
 pytestmark = pytest.mark.skipif(NPM is None, reason="npm is not installed (Node.js 20 is needed)")
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _npm(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     assert NPM is not None
-    return subprocess.run([NPM, *args], cwd=APP, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    # CI=true makes some tools colour their output anyway: ask for plain text.
+    env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"}
+    done = subprocess.run([NPM, *args], cwd=APP, capture_output=True, text=True,
+                          timeout=timeout, check=False, env=env)
+    done.stdout, done.stderr = ANSI.sub("", done.stdout), ANSI.sub("", done.stderr)
+    return done
 
 
 @pytest.fixture(scope="module")
