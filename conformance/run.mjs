@@ -12,7 +12,10 @@
 //                  "traces": [[<event>, ...], ...]}]}
 // Result (stdout):
 //   {"machines": [{"name": str, "traces": [[<step>, ...], ...]}]}
-//   step = {"value", "context", "status", "actions": [{"type", "params", "sent"?}]}
+//   step = {"value", "context", "status", "output"?, "actions": [{"type", "params", "sent"?}]}
+//   "output" is there when the status is "done": the machine's output (the root
+//   config's "output", flowcheck expressions over the context turned into XState's
+//   output function), null when the config declares none.
 //   The first step of each trace is the initial snapshot (initialTransition),
 //   then one step per event (transition). "actions" lists, in execution order,
 //   only the named actions whose manifest kind is "track" or "custom";
@@ -308,6 +311,20 @@ function missingImplementations(config, impl) {
   return missing;
 }
 
+// The root "output" of an exported config maps keys to expressions; XState wants a
+// function of the context (and the done event, which flowcheck's output never reads).
+function outputFunction(spec) {
+  if (typeof spec !== 'object' || Array.isArray(spec)) {
+    throw new RequestError(`"output" must be an object of expressions, got ${JSON.stringify(spec)}`);
+  }
+  const entries = Object.entries(spec);
+  return ({ context, event }) => {
+    const out = {};
+    for (const [key, expr] of entries) out[key] = evalExpr(expr, { context, event });
+    return out;
+  };
+}
+
 function buildMachine(entry) {
   if (isNullish(entry?.config) || typeof entry.config !== 'object') {
     throw new RequestError(`machine '${entry?.name}': config missing`);
@@ -323,6 +340,7 @@ function buildMachine(entry) {
     ...entry.config,
     options: { maxIterations: DEFAULT_MAX_ITERATIONS, ...entry.config.options }
   };
+  if (!isNullish(entry.config.output)) config.output = outputFunction(entry.config.output);
   return setup(impl).createMachine(config);
 }
 
@@ -341,12 +359,14 @@ function recordAction(a, recorded) {
 }
 
 function toStep(snapshot, executed, recorded) {
-  return {
+  const step = {
     value: snapshot.value,
     context: snapshot.context ?? null,
     status: snapshot.status,
     actions: executed.filter((a) => recorded.has(a.type)).map((a) => recordAction(a, recorded))
   };
+  if (snapshot.status === 'done') step.output = snapshot.output ?? null;
+  return step;
 }
 
 function runTrace(machine, entry, recorded, events) {

@@ -15,6 +15,12 @@ export interface CheckoutContext {
 /** Machine input: ids and form data to start from; missing fields take the defaults. */
 export type CheckoutInput = Partial<CheckoutContext>;
 
+/** The machine's output once it is done: what a parent running it as a child
+ * receives in `xstate.done.actor.<id>`. */
+export interface CheckoutOutput {
+  paymentId: string;
+}
+
 export const checkoutDefaults: CheckoutContext = {
   planId: 'plan_pro',
   paymentMethodId: '',
@@ -116,7 +122,12 @@ function toRpcError(error: unknown): RpcError {
 /** The `checkout` machine, with the caller's actors, analytics sink and actions. */
 export function createCheckoutMachine(deps: CheckoutDeps) {
   return setup({
-    types: {} as { context: CheckoutContext; events: CheckoutEvent; input: CheckoutInput },
+    types: {} as {
+      context: CheckoutContext;
+      events: CheckoutEvent;
+      input: CheckoutInput;
+      output: CheckoutOutput;
+    },
     guards: {
       paymentMethodChosen: ({ context }) => nonempty(context.paymentMethodId),
       paymentRequiresAction: ({ event }) => {
@@ -144,6 +155,11 @@ export function createCheckoutMachine(deps: CheckoutDeps) {
         }
         return {
           paymentMethodId: event.paymentMethodId
+        };
+      }),
+      dropPayment: assign(() => {
+        return {
+          paymentId: ''
         };
       }),
       setPayment: assign(({ event }) => {
@@ -201,6 +217,7 @@ export function createCheckoutMachine(deps: CheckoutDeps) {
         }
       }
     ],
+    output: ({ context }: { context: CheckoutContext }) => ({ paymentId: context.paymentId }),
     states: {
       paymentDetails: {
         id: 'paymentDetails',
@@ -241,7 +258,12 @@ export function createCheckoutMachine(deps: CheckoutDeps) {
             }
           ],
           CHECKOUT_CANCELLED: [
-            { target: '#cancelled' }
+            {
+              target: '#cancelled',
+              actions: [
+                { type: 'dropPayment' }
+              ]
+            }
           ]
         }
       },
@@ -307,7 +329,12 @@ export function createCheckoutMachine(deps: CheckoutDeps) {
         ],
         on: {
           CHECKOUT_CANCELLED: [
-            { target: '#cancelled' }
+            {
+              target: '#cancelled',
+              actions: [
+                { type: 'dropPayment' }
+              ]
+            }
           ]
         }
       },
@@ -343,7 +370,12 @@ export function createCheckoutMachine(deps: CheckoutDeps) {
             { target: '#payment_declined' }
           ],
           CHECKOUT_CANCELLED: [
-            { target: '#cancelled' }
+            {
+              target: '#cancelled',
+              actions: [
+                { type: 'dropPayment' }
+              ]
+            }
           ]
         }
       },
@@ -428,7 +460,12 @@ export function createCheckoutMachine(deps: CheckoutDeps) {
         ],
         on: {
           CHECKOUT_CANCELLED: [
-            { target: '#cancelled' }
+            {
+              target: '#cancelled',
+              actions: [
+                { type: 'dropPayment' }
+              ]
+            }
           ]
         },
         states: {

@@ -20,6 +20,12 @@ export interface CourseBuilderContext {
 /** Machine input: ids and form data to start from; missing fields take the defaults. */
 export type CourseBuilderInput = Partial<CourseBuilderContext>;
 
+/** The machine's output once it is done: what a parent running it as a child
+ * receives in `xstate.done.actor.<id>`. */
+export interface CourseBuilderOutput {
+  courseId: string;
+}
+
 export const courseBuilderDefaults: CourseBuilderContext = {
   courseId: '',
   title: '',
@@ -193,7 +199,12 @@ function toRpcError(error: unknown): RpcError {
 /** The `courseBuilder` machine, with the caller's actors, analytics sink and actions. */
 export function createCourseBuilderMachine(deps: CourseBuilderDeps) {
   return setup({
-    types: {} as { context: CourseBuilderContext; events: CourseBuilderEvent; input: CourseBuilderInput },
+    types: {} as {
+      context: CourseBuilderContext;
+      events: CourseBuilderEvent;
+      input: CourseBuilderInput;
+      output: CourseBuilderOutput;
+    },
     guards: {
       basicsFilledAndCourseNotCreated: ({ context }) => ((nonempty(context.title) && nonempty(context.desiredOutcome)) && !nonempty(context.courseId)),
       basicsFilledAndCourseCreated: ({ context }) => ((nonempty(context.title) && nonempty(context.desiredOutcome)) && nonempty(context.courseId)),
@@ -433,6 +444,7 @@ export function createCourseBuilderMachine(deps: CourseBuilderDeps) {
         }
       }
     ],
+    output: ({ context }: { context: CourseBuilderContext }) => ({ courseId: context.courseId }),
     states: {
       basics: {
         id: 'basics',

@@ -17,6 +17,12 @@ export interface GenerationContext {
 /** Machine input: ids and form data to start from; missing fields take the defaults. */
 export type GenerationInput = Partial<GenerationContext>;
 
+/** The machine's output once it is done: what a parent running it as a child
+ * receives in `xstate.done.actor.<id>`. */
+export interface GenerationOutput {
+  jobId: string;
+}
+
 export const generationDefaults: GenerationContext = {
   courseId: 'course_1',
   kind: 'outline',
@@ -167,7 +173,12 @@ function toRpcError(error: unknown): RpcError {
 /** The `generation` machine, with the caller's actors, analytics sink and actions. */
 export function createGenerationMachine(deps: GenerationDeps) {
   return setup({
-    types: {} as { context: GenerationContext; events: GenerationEvent; input: GenerationInput },
+    types: {} as {
+      context: GenerationContext;
+      events: GenerationEvent;
+      input: GenerationInput;
+      output: GenerationOutput;
+    },
     guards: {
       jobSucceeded: ({ event }) => {
         if (!isEvent(event, ['xstate.done.actor.getGenerationJob'])) {
@@ -313,6 +324,7 @@ export function createGenerationMachine(deps: GenerationDeps) {
         }
       }
     ],
+    output: ({ context }: { context: GenerationContext }) => ({ jobId: context.jobId }),
     states: {
       enqueuing: {
         id: 'enqueuing',

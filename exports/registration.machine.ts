@@ -19,6 +19,13 @@ export interface RegistrationContext {
 /** Machine input: ids and form data to start from; missing fields take the defaults. */
 export type RegistrationInput = Partial<RegistrationContext>;
 
+/** The machine's output once it is done: what a parent running it as a child
+ * receives in `xstate.done.actor.<id>`. */
+export interface RegistrationOutput {
+  userId: string;
+  planId: string;
+}
+
 export const registrationDefaults: RegistrationContext = {
   email: '',
   password: '',
@@ -166,7 +173,12 @@ function toRpcError(error: unknown): RpcError {
 /** The `registration` machine, with the caller's actors, analytics sink and actions. */
 export function createRegistrationMachine(deps: RegistrationDeps) {
   return setup({
-    types: {} as { context: RegistrationContext; events: RegistrationEvent; input: RegistrationInput },
+    types: {} as {
+      context: RegistrationContext;
+      events: RegistrationEvent;
+      input: RegistrationInput;
+      output: RegistrationOutput;
+    },
     guards: {
       accountFilled: ({ context }) => (nonempty(context.email) && nonempty(context.password)),
       emailTaken: ({ event }) => {
@@ -393,6 +405,7 @@ export function createRegistrationMachine(deps: RegistrationDeps) {
         }
       }
     ],
+    output: ({ context }: { context: RegistrationContext }) => ({ userId: context.userId, planId: context.planId }),
     states: {
       account: {
         id: 'account',

@@ -15,6 +15,11 @@ PAYMENT_METHOD_CHANGED carry a fresh ``idempotencyKey`` made by the frontend
 (the machine stays pure: it never generates one); RETRY after a network error
 resubmits with the same key.
 
+Output: ``{"paymentId": ...}``, what registration (running checkout as a child)
+reads to tell a paid plan from a checkout left without paying. Leaving checkout
+clears ``paymentId``: a payment that needed 3-D Secure, or was declined, and
+was then abandoned must not look paid.
+
 Added to FLOWS.md: PAYMENT_METHOD_ENTERED is also accepted in
 ``failure.payment_declined`` (changing the card from the error screen), and
 every error code the billing service may return lands in a failure state:
@@ -79,6 +84,7 @@ set_payment = assign("setPayment", paymentId=output("paymentId"), error=None)
 set_error = assign("setError", error=ev("error.code"))
 new_key = assign("setIdempotencyKey", idempotencyKey=ev("idempotencyKey"), error=None)
 clear_error = assign("clearError", error=None)
+drop_payment = assign("dropPayment", paymentId="")
 
 
 class Checkout(Flow):
@@ -89,6 +95,7 @@ class Checkout(Flow):
         "PAYMENT_RETRIED": NewIdempotencyKey,
         "PAYMENT_METHOD_CHANGED": NewIdempotencyKey,
     }
+    output = {"paymentId": ctx("paymentId")}  # noqa: RUF012
 
     paymentDetails = step("Enter or pick a payment method.", initial=True)
     submittingPayment = invoking(
@@ -138,8 +145,8 @@ class Checkout(Flow):
     PAYMENT_METHOD_CHANGED = failure.payment_declined.to(paymentDetails, on=new_key)
     RETRY = failure.network_error.to(submittingPayment, on=clear_error)
     CHECKOUT_CANCELLED = (
-        paymentDetails.to(cancelled)
-        | submittingPayment.to(cancelled)
-        | requiresAction.to(cancelled)
-        | failure.to(cancelled)
+        paymentDetails.to(cancelled, on=drop_payment)
+        | submittingPayment.to(cancelled, on=drop_payment)
+        | requiresAction.to(cancelled, on=drop_payment)
+        | failure.to(cancelled, on=drop_payment)
     )

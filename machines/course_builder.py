@@ -11,7 +11,8 @@ publishes the course.
     preview --PUBLISH_REQUESTED--> publishing --> published
 
 The two generating steps run the ``generation`` flow as a child; the child's
-job id lands in ``outlineJobId`` / ``lessonJobId``. BACK never clears what the
+output (its job id) lands in ``outlineJobId`` / ``lessonJobId``. The wizard's
+own output, once it ends, is the ``courseId``. BACK never clears what the
 author entered. COURSE_BUILDER_CANCELLED leaves the wizard from any step.
 
 Failures, and how the author gets out of each:
@@ -220,6 +221,7 @@ class CourseBuilder(Flow):
         "OUTLINE_APPROVED": StartsGeneration,
         "RETRY": Retry,
     }
+    output = {"courseId": ctx("courseId")}  # noqa: RUF012
 
     basics = step("Name the course and say what learners will be able to do.", initial=True)
     creatingCourse = invoking(

@@ -48,8 +48,10 @@ Added to FLOWS.md:
   default telemetry sends FLOW_ABANDONED on entering each abandoned state, so
   a cancel through ``cancelling`` reports it twice (and FLOW_FAILED too on the
   way through ``cancel_failed``).
-- The final state ``succeeded`` ends the child; its output (``jobId``) is what
-  the course builder's ``child_flow`` declares as the child's outcome.
+- The flow's output is ``{"jobId": ...}``: when the flow ends (succeeded, or
+  cancelled), a parent running it as a child receives it in
+  ``xstate.done.actor.<id>``; the course builder records it as
+  ``outlineJobId`` / ``lessonJobId``.
 """
 
 from __future__ import annotations
@@ -137,6 +139,7 @@ class Generation(Flow):
     flow_id = "generation"
     Context = GenerationContext
     payloads = {"RETRY": Retry}  # noqa: RUF012
+    output = {"jobId": ctx("jobId")}  # noqa: RUF012
 
     enqueuing = invoking(
         rpc(

@@ -6,7 +6,8 @@ service creates an unverified account and emails a code. The user enters the
 code (or asks for a new one), then their name and organization, then picks a
 plan. A free plan completes registration at once; a paid plan runs the
 ``checkout`` flow as a child, and registration completes when the payment is
-confirmed. The frontend then refetches ``whoAmI``.
+confirmed (checkout's output carries the ``paymentId``). The frontend then
+refetches ``whoAmI``; the flow's output is the ``userId`` and the ``planId``.
 
     account --ACCOUNT_SUBMITTED--> registering --> emailVerification --CODE_SUBMITTED-->
     verifyingEmail --> profile --PROFILE_SUBMITTED--> savingProfile --> planSelection
@@ -31,8 +32,8 @@ Failures, and how the user gets out of each:
 Added to FLOWS.md:
 
 - ``payingForPlan``: the state that runs the checkout child; if checkout ends
-  without a payment (the user cancelled it, so its output has no
-  ``paymentId``), the user is back at planSelection;
+  without a payment (the user cancelled it, so its output's ``paymentId`` is
+  empty), the user is back at planSelection;
 - context ``userId`` (from Register, sent with the later calls), ``planId`` and
   ``failedStep``;
 - free plans are listed in ``FREE_PLANS``; PLAN_SELECTED with an empty plan id
@@ -186,6 +187,7 @@ class Registration(Flow):
         "ORGANIZATION_CHANGED": OrganizationChanged,
         "PLAN_SELECTED": PlanSelected,
     }
+    output = {"userId": ctx("userId"), "planId": ctx("planId")}  # noqa: RUF012
 
     account = step("Enter an email address and a password.", initial=True)
     registering = invoking(

@@ -6,8 +6,9 @@ traces are generated with the Stepper: a shortest path to every transition,
 each extended by a few random events, plus seeded random walks with invoke
 outcomes and payloads. ``conformance/run.mjs`` replays them through xstate's
 pure API in one Node process per test session; after every step the state
-value, the context, the status and the ordered track/custom actions (with
-their params and the properties a track sends) must be identical.
+value, the context, the status, the machine's output once it is done and the
+ordered track/custom actions (with their params and the properties a track
+sends) must be identical.
 """
 
 from __future__ import annotations
@@ -182,12 +183,15 @@ def expected_steps(chart: Chart, events: list[Sent]) -> list[dict[str, Any]]:
 
 def _record(stepper: Stepper, snap: Snapshot, executed: list[Executed]) -> dict[str, Any]:
     actions = [r for r in map(_action_record, executed) if r is not None]
-    return json.loads(json.dumps({
+    step: dict[str, Any] = {
         "value": stepper.value(snap),
         "context": stepper.context_dict(snap.context),
         "status": "done" if stepper.is_done(snap) else "active",
         "actions": actions,
-    }))
+    }
+    if stepper.is_done(snap):
+        step["output"] = stepper.output(snap)
+    return json.loads(json.dumps(step))
 
 
 # -- the session: one Node process for every machine -------------------------------------------
@@ -268,6 +272,19 @@ def test_every_transition_of_every_flow_is_taken(
     for subject, actual in replayed.values():
         assert len(actual) == len(subject.traces)
         assert all(len(a) == len(t) + 1 for a, t in zip(actual, subject.traces, strict=True))
+
+
+def test_every_flow_ends_with_its_declared_output_in_xstate(
+    replayed: dict[str, tuple[Subject, list[list[dict[str, Any]]]]],
+) -> None:
+    # A parent reads the child's output from xstate.done.actor.<id>: XState must produce it.
+    for name in FLOWS:
+        subject, actual = replayed[name]
+        keys = [k for k, _ in subject.chart.output]
+        assert keys, f"{name} declares no output"
+        ends = [trace[-1] for trace in actual if trace and trace[-1].get("status") == "done"]
+        assert ends, f"no trace of {name} reaches a final state"
+        assert all(list(end["output"]) == keys for end in ends), name
 
 
 def _reenter_ignored(monkeypatch: pytest.MonkeyPatch) -> None:

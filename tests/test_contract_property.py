@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from flowcheck.chart.model import Guard
-from flowcheck.declare import eq, output
+from flowcheck.declare import ctx, eq, output
 from flowcheck.errors import FlowcheckError
 from flowcheck.project import Settings, find_settings, load_machine, machine_files
 from flowcheck.properties import contract
@@ -199,3 +199,81 @@ def test_an_example_output_key_missing_from_the_response_is_reported() -> None:
     response = _line(PROTO / "billing_service.proto", "message ConfirmPaymentResponse")
     assert findings[0].line == response
     assert "has an example output with paymentID" in findings[0].message
+
+
+# -- child flows: what the parent reads, maps and expects against what the child declares ----
+
+CHILDREN = Settings(
+    root=SETTINGS.root,
+    machines=[*SETTINGS.machines, FIXTURES],
+    proto=SETTINGS.proto,
+    exports=SETTINGS.exports,
+)
+GENERATION = REPO / "machines" / "generation.py"
+
+
+def _generation_output_line() -> int:
+    return _line(GENERATION, 'output = {"jobId"')
+
+
+def _course_builder_with(**update: Any) -> Subject:
+    """The real course builder with its generateOutline invoke changed (input, outputs)."""
+    subject = _subject(REPO / "machines" / "course_builder.py")
+    states = []
+    for state in subject.chart.states:
+        invokes = tuple(
+            i.model_copy(update=update) if i.id == "generateOutline" else i for i in state.invokes
+        )
+        states.append(state.model_copy(update={"invokes": invokes}))
+    subject.chart = subject.chart.model_copy(update={"states": tuple(states)})
+    return subject
+
+
+def test_a_parent_reading_a_key_the_child_does_not_output_is_reported_at_the_output() -> None:
+    finding = _only("contract_child_output_key")
+    assert finding.file == "machines/generation.py"
+    assert finding.line == _generation_output_line()
+    assert finding.event == "xstate.done.actor.generateOutline"
+    assert "reads event.output.outlineId in assign 'setOutline'" in finding.message
+    assert "outputs only jobId" in finding.message
+    invoke_line = _line(FIXTURES / "contract_child_output_key.py", '"generateOutline",')
+    assert f"(tests/fixtures/contract_child_output_key.py:{invoke_line})" in finding.message
+
+
+def test_a_child_flow_without_output_is_reported_at_the_child_class() -> None:
+    findings = _findings("contract_child_without_output", CHILDREN)
+    assert len(findings) == 1, [f.message for f in findings]
+    finding = findings[0]
+    assert finding.file == "tests/fixtures/silent_generation.py"
+    assert finding.line == _mutation_line("silent_generation")
+    assert "child flow 'silent_generation', which declares no output" in finding.message
+    assert "the parent reads event.output.jobId in assign 'setOutlineJob'" in finding.message
+    assert finding.message.startswith("contract_child_without_output: invoke 'generateOutline'")
+
+
+def test_an_example_output_key_the_child_never_outputs_is_reported() -> None:
+    subject = _course_builder_with(outputs=({"jobId": "job_1", "status": "succeeded"},))
+    findings = contract.check(subject)
+    assert len(findings) == 1, [f.message for f in findings]
+    assert findings[0].file == "machines/generation.py"
+    assert findings[0].line == _generation_output_line()
+    assert "example output with 'status', which child flow 'generation' never outputs" in (
+        findings[0].message
+    )
+
+
+def test_an_example_output_missing_a_key_the_child_always_outputs_is_reported() -> None:
+    findings = contract.check(_course_builder_with(outputs=({},)))
+    assert len(findings) == 1, [f.message for f in findings]
+    assert "example output without 'jobId'" in findings[0].message
+
+
+def test_an_input_key_that_is_no_context_field_of_the_child_is_reported_at_its_context() -> None:
+    subject = _course_builder_with(input=(("course", ctx("courseId")),))
+    findings = contract.check(subject)
+    assert len(findings) == 1, [f.message for f in findings]
+    assert findings[0].file == "machines/generation.py"
+    assert findings[0].line == _line(GENERATION, "class GenerationContext(BaseModel):")
+    assert "maps input 'course', which child flow 'generation' has no context field" in (
+        findings[0].message
+    )

@@ -261,3 +261,37 @@ def test_every_exported_config_loads_in_real_xstate(tmp_path: Path) -> None:
     )
     result = json.loads(proc.stdout)
     assert [m["ok"] for m in result["machines"]] == [True] * len(FLOWS), proc.stdout
+
+
+def test_the_machine_output_is_in_the_config_the_manifest_and_the_module(
+    machines: dict[str, Machine],
+) -> None:
+    files = export_files(machines["generation"].chart, "generation")
+    config = json.loads(files["generation.json"])
+    assert config["output"] == {"jobId": {"ref": "context.jobId"}}
+    manifest = json.loads(files["generation.manifest.json"])
+    assert manifest["output"] == {
+        "jobId": {
+            "type": "string", "nullable": False, "enum": [], "expr": {"ref": "context.jobId"},
+        },
+    }
+    module = files["generation.machine.ts"]
+    assert "export interface GenerationOutput {\n  jobId: string;\n}" in module
+    assert "      output: GenerationOutput;\n" in module
+    assert "    output: ({ context }: { context: GenerationContext }) => " \
+        "({ jobId: context.jobId }),\n" in module
+
+
+def test_a_flow_without_output_exports_none() -> None:
+    from flowcheck.declare import Flow, State, read_chart
+
+    class Quick(Flow):
+        flow_id = "quick"
+        start = State(initial=True)
+        end = State(final=True)
+        GO = start.to(end)
+
+    files = export_files(read_chart(Quick), "quick")
+    assert "output" not in json.loads(files["quick.json"])
+    assert json.loads(files["quick.manifest.json"])["output"] == {}
+    assert "QuickOutput" not in files["quick.machine.ts"]

@@ -116,6 +116,21 @@ def test_bad_configs_name_the_file_the_json_path_and_the_fix(
         import_config(file)
 
 
+def test_the_machine_output_is_read_from_the_root(tmp_path: Path) -> None:
+    config = {**_small(), "context": {"courseId": ""},
+              "output": {"courseId": {"ref": "context.courseId"}}}
+    chart, _ = import_config(_write(tmp_path, config))
+    assert [(k, str(v)) for k, v in chart.output] == [("courseId", "context.courseId")]
+
+
+def test_a_machine_output_that_reads_no_context_field_is_refused(tmp_path: Path) -> None:
+    config = {**_small(), "context": {"courseId": ""},
+              "output": {"courseId": {"ref": "event.output.courseId"}}}
+    file = _write(tmp_path, config)
+    with pytest.raises(ImportFormatError, match=rf"{file}: output\.courseId: .*context fields"):
+        import_config(file)
+
+
 def test_duplicate_state_keys_need_explicit_ids(tmp_path: Path) -> None:
     config = _small()
     config["states"]["basics"]["states"] = {"tags": {}}

@@ -307,3 +307,49 @@ def test_a_class_that_is_not_a_flow_is_refused() -> None:
 
     message = _refused(Bare)
     assert message.startswith("Bare is not a flowcheck Flow")
+
+
+def test_every_shipped_flow_declares_its_output_from_the_context(
+    machines: dict[str, Machine],
+) -> None:
+    outputs = {
+        name: {k: str(v) for k, v in m.chart.output} for name, m in machines.items()
+    }
+    assert outputs == {
+        "checkout": {"paymentId": "context.paymentId"},
+        "course_builder": {"courseId": "context.courseId"},
+        "generation": {"jobId": "context.jobId"},
+        "registration": {"userId": "context.userId", "planId": "context.planId"},
+    }
+
+
+def test_an_output_that_reads_no_context_field_is_refused() -> None:
+    from pydantic import BaseModel
+
+    from flowcheck.declare import ctx, ev
+
+    class JobContext(BaseModel):
+        jobId: str = ""
+
+    class EventOutput(Flow):
+        flow_id = "eventOutput"
+        Context = JobContext
+        output = {"jobId": ev("jobId")}  # noqa: RUF012
+        start = State(initial=True)
+        end = State(final=True)
+        GO = start.to(end)
+
+    class TypoOutput(Flow):
+        flow_id = "typoOutput"
+        Context = JobContext
+        output = {"jobId": ctx("jobID")}  # noqa: RUF012
+        start = State(initial=True)
+        end = State(final=True)
+        GO = start.to(end)
+
+    assert "output 'jobId' reads 'event.jobId', which is not a context field" in _refused(
+        EventOutput
+    )
+    message = _refused(TypoOutput)
+    assert "reads 'context.jobID'" in message
+    assert "(fields: jobId)" in message

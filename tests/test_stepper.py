@@ -519,6 +519,28 @@ def test_generation_happy_path_polls_until_succeeded(generation: Run) -> None:
     assert generation.done
 
 
+def test_generation_outputs_its_job_id_once_done_and_nothing_before(generation: Run) -> None:
+    generation.send(done("startGeneration"), output={"jobId": "job_7"})
+    assert generation.stepper.output(generation.snap) is None
+    generation.send(POLL)
+    generation.send(done("getGenerationJob"), output={"jobId": "job_7", "status": "succeeded"})
+    assert generation.stepper.output(generation.snap) == {"jobId": "job_7"}
+
+
+class Quick(Flow):
+    flow_id = "quick"
+    start = State(initial=True)
+    end = State(final=True)
+    GO = start.to(end)
+
+
+def test_a_flow_without_output_is_done_with_none() -> None:
+    run = Run(Quick)
+    run.send("GO")
+    assert run.done
+    assert run.stepper.output(run.snap) is None
+
+
 def test_generation_times_out_after_the_poll_budget_and_resumes(generation: Run) -> None:
     generation.send(done("startGeneration"), output={"jobId": "job_1"})
     for polls in (1, 2):
@@ -767,6 +789,18 @@ def test_checkout_happy_path_with_3d_secure(checkout: Run) -> None:
     ) == ["requiresAction"]
     assert checkout.send("PAYMENT_ACTION_COMPLETED") == ["completed"]
     assert checkout.tracked("CHECKOUT_COMPLETED") == [{"planId": "plan_pro", "paymentId": "pay_1"}]
+    assert checkout.stepper.output(checkout.snap) == {"paymentId": "pay_1"}
+
+
+def test_checkout_left_during_3d_secure_outputs_no_payment(checkout: Run) -> None:
+    # Registration reads a non-empty paymentId as "paid": an abandoned payment must not be.
+    checkout.send("PAYMENT_METHOD_ENTERED", paymentMethodId="pm_card_visa")
+    checkout.send("PAYMENT_SUBMITTED")
+    checkout.send(
+        done("confirmPayment"), output={"paymentId": "pay_1", "status": "requires_action"}
+    )
+    assert checkout.send("CHECKOUT_CANCELLED") == ["cancelled"]
+    assert checkout.stepper.output(checkout.snap) == {"paymentId": ""}
 
 
 def test_checkout_declined_payment_retries_with_a_new_key(checkout: Run) -> None:

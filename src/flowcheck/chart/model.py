@@ -156,6 +156,9 @@ class Chart(_Frozen):
     context: tuple[DataField, ...] = ()
     events: tuple[EventSpec, ...] = ()
     entry: tuple[Action, ...] = ()
+    # The machine's output (XState's root ``output``), evaluated on the context once a
+    # top-level final state is reached: what a parent flow's ``xstate.done.actor.*`` carries.
+    output: tuple[tuple[str, Expr], ...] = ()
     source: str = ""
 
     def state(self, state_id: str) -> State:

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 from statemachine import State, StateChart
 
+from flowcheck.chart.expr import Expr
 from flowcheck.chart.model import ABANDONED, FAILURE, SUCCESS, Track
 from flowcheck.declare.dsl import STATE_META, emit
 
@@ -78,7 +79,10 @@ class Flow(StateChart):  # type: ignore[type-arg]
     - ``Context``: a pydantic model of the flow's data (the XState context);
     - ``payloads``: event name -> pydantic payload model, its fields annotated with
       ``Field(examples=[...])``: the values exploration tries;
-    - ``telemetry``: the chart-wide :class:`TelemetryPolicy`.
+    - ``telemetry``: the chart-wide :class:`TelemetryPolicy`;
+    - ``output``: the machine's output when it reaches a top-level final state, as
+      ``{"jobId": ctx("jobId")}`` (context fields only): what a parent that runs this flow
+      as a child receives in its ``xstate.done.actor.<id>`` event.
 
     flowcheck does its own structural checks (with counterexamples), so the library's
     class-creation checks are off, and exceptions propagate instead of becoming
@@ -94,6 +98,7 @@ class Flow(StateChart):  # type: ignore[type-arg]
     Context: ClassVar[type[BaseModel]] = EmptyContext
     payloads: ClassVar[dict[str, type[BaseModel]]] = {}
     telemetry_policy: ClassVar[TelemetryPolicy] = TelemetryPolicy()
+    output: ClassVar[dict[str, Expr]] = {}
     _flowcheck_root_without_initial: ClassVar[bool] = False
     _flowcheck_without_initial: ClassVar[tuple[State, ...]] = ()
 

@@ -37,7 +37,7 @@ from flowcheck.chart.model import (
 from flowcheck.chart.model import (
     State as ChartState,
 )
-from flowcheck.declare.dsl import STATE_META, declaration
+from flowcheck.declare.dsl import STATE_META, declaration, lit
 from flowcheck.declare.flow import Flow
 from flowcheck.errors import MachineError
 
@@ -89,18 +89,53 @@ class _Reader:
         for state in order:
             chart_state, counter = self._state(state, counter)
             states.append(chart_state)
+        context = _fields(cls.Context, self.label, "Context")
         chart = Chart(
             id=cls.flow_id,
             name=self.name,
             description=inspect.cleandoc(cls.__doc__ or ""),
             initial=initial,
             states=tuple(states),
-            context=_fields(cls.Context, self.label, "Context"),
+            context=context,
             events=self._events(states),
             entry=tuple(policy.on_start(cls.flow_id)),
+            output=self._output(context),
             source=inspect.getsourcefile(cls) or "",
         )
         return chart
+
+    def _output(self, context: tuple[DataField, ...]) -> tuple[tuple[str, Expr], ...]:
+        """The class's ``output``: the machine output, read from the context only (XState
+        computes it when the machine is done, when there is no event of the flow's own)."""
+        declared = self.cls.output
+        if not isinstance(declared, dict):
+            raise self.fail(
+                f"output is a {type(declared).__name__}; write it as a dict of output keys to "
+                'expressions, e.g. output = {"jobId": ctx("jobId")}'
+            )
+        fields = {f.name for f in context}
+        out: list[tuple[str, Expr]] = []
+        for key, value in declared.items():
+            if not isinstance(key, str) or not key:
+                raise self.fail(f"output key {key!r} is not a non-empty string: name the key")
+            if not isinstance(value, Expr | str | int | float | bool | list | tuple | None):
+                raise self.fail(
+                    f"output {key!r} is a {type(value).__name__}; use an expression such as "
+                    "ctx(<field>) or a plain literal"
+                )
+            expr = value if isinstance(value, Expr) else lit(value)
+            for path in expr.refs():
+                head, _, rest = path.partition(".")
+                name = rest.split(".", 1)[0]
+                if head != "context" or name not in fields:
+                    known = ", ".join(sorted(fields)) or "none"
+                    raise self.fail(
+                        f"output {key!r} reads {path!r}, which is not a context field; the "
+                        f"output is computed from the context (fields: {known}): use "
+                        "ctx(<field>)"
+                    )
+            out.append((key, expr))
+        return tuple(out)
 
     # -- structure --------------------------------------------------------------------
 

@@ -16,19 +16,27 @@ context). So for every invoke of the chart:
   (``event.output.<field>`` in their guards and assigns) and every key of the invoke's
   example outputs must exist in the response message, with a fitting value;
 - the error codes the flow distinguishes must be Connect codes;
-- a child flow must be a machine of the project (a module of that name);
+- a child flow must be a machine of the project (a module of that name) that declares an
+  output (XState delivers ``xstate.done.actor.<id>`` with the child machine's output, and
+  without one the output is undefined); every ``event.output.<field>`` the parent reads
+  on that done event, and every key of the invoke's example outputs, must be a key of the
+  child's output, and every example must have all of them (the child always outputs every
+  key); every input key the parent maps must be a context field of the child;
 - anything else (``fetchCourses``, a service the contract does not have) is fetching inside
   the machine.
 
 Where a finding points: at the proto declaration it is about when there is one (the
 service lacking a method, the message lacking a field, the field whose type does not fit),
-otherwise at the flow: the machine file and the line where the invoke id is written. The
-message always names the flow, the invoke with its machine line, and the proto file and line.
+at the child flow's declaration for a child flow (its ``output`` or its class when it has
+none, its ``Context`` for an input), otherwise at the flow: the machine file and the line
+where the invoke id is written. The message always names the flow, the invoke with its
+machine line, and the proto or child file and line.
 This is a check of the declaration, so it needs no exploration.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -45,7 +53,8 @@ from flowcheck.chart.model import (
     done_actor,
 )
 from flowcheck.contracts.proto import Contracts, Message, Method, ProtoField, load_contracts
-from flowcheck.project import Settings, find_settings, machine_files
+from flowcheck.errors import FlowcheckError
+from flowcheck.project import Settings, find_settings, load_machine, machine_files
 from flowcheck.properties.base import Finding, Subject
 
 ID = "contract"
@@ -272,10 +281,16 @@ class _Checker:
         message: str,
         proto: tuple[str, int] | None = None,
         event: str | None = None,
+        at: tuple[str, int] | None = None,
     ) -> None:
+        """Record a finding; it points at ``proto`` (a contracts path and line), at ``at`` (a
+        project file and line), or else at the invoke in the machine file."""
         lead = f"{self.chart.name}: invoke {invoke.id!r} of state {state.id!r}{self.where(invoke)}"
         if proto is not None:
             file, line = self.proto_file(proto[0]), proto[1]
+            text = f"{lead} {message} ({file}:{line})"
+        elif at is not None:
+            file, line = at
             text = f"{lead} {message} ({file}:{line})"
         else:
             file, line = self.machine_file() or "", self.invoke_line(invoke) or 0
@@ -294,16 +309,116 @@ class _Checker:
     # -- child flows --------------------------------------------------------------------
 
     def child_flow(self, state: State, invoke: Invoke) -> None:
-        names = sorted({p.stem for p in machine_files(self.settings)})
-        if invoke.src in names:
+        files = {p.stem: p for p in machine_files(self.settings)}
+        if invoke.src not in files:
+            self.add(
+                state,
+                invoke,
+                f"runs child flow {invoke.src!r}, which is not a machine of this project "
+                f"(machines: {', '.join(sorted(files)) or 'none'}); name the flow's module, or "
+                f"add {invoke.src}.py to the machines directory",
+            )
             return
-        self.add(
-            state,
-            invoke,
-            f"runs child flow {invoke.src!r}, which is not a machine of this project "
-            f"(machines: {', '.join(names) or 'none'}); name the flow's module, or add "
-            f"{invoke.src}.py to the machines directory",
-        )
+        try:
+            child = _child(files[invoke.src])
+        except FlowcheckError as exc:
+            self.add(state, invoke, f"runs child flow {invoke.src!r}, which cannot be read: {exc}")
+            return
+        shown = self._shown(child.path)
+        self._child_input(state, invoke, child, (shown, child.context_line))
+        keys = [k for k, _ in child.chart.output]
+        if not keys:
+            reads = self._output_reads(invoke)
+            read = f", yet the parent reads {reads[0][0]} in {reads[0][1]}" if reads else ""
+            self.add(
+                state,
+                invoke,
+                f"runs child flow {invoke.src!r}, which declares no output: XState ends the "
+                f"child with output undefined, so {done_actor(invoke.id)} carries none{read}; "
+                f"declare it on {child.class_name}, e.g. "
+                f"output = {{\"<key>\": ctx(\"<field>\")}}",
+                at=(shown, child.class_line),
+            )
+            return
+        self._child_reads(state, invoke, child, keys, (shown, child.output_line))
+        self._child_examples(state, invoke, child, keys, (shown, child.output_line))
+
+    def _child_input(
+        self, state: State, invoke: Invoke, child: _Child, at: tuple[str, int]
+    ) -> None:
+        fields = [f.name for f in child.chart.context]
+        for key, _ in invoke.input:
+            if key not in fields:
+                self.add(
+                    state,
+                    invoke,
+                    f"maps input {key!r}, which child flow {invoke.src!r} has no context field "
+                    f"for (its context: {', '.join(fields) or 'none'}); the input only fills "
+                    "context fields: fix the key or add the field to the child's Context",
+                    at=at,
+                )
+
+    def _child_reads(
+        self, state: State, invoke: Invoke, child: _Child, keys: list[str], at: tuple[str, int]
+    ) -> None:
+        done = done_actor(invoke.id)
+        for path, what in self._output_reads(invoke):
+            key = path.split(".")[2]
+            if key in keys:
+                continue
+            self.add(
+                state,
+                invoke,
+                f"reads {path} in {what} on {done}, but child flow {invoke.src!r} "
+                f"outputs only {', '.join(keys)}; read one of those, or add "
+                f"{key!r} to {child.class_name}.output",
+                event=done,
+                at=at,
+            )
+
+    def _output_reads(self, invoke: Invoke) -> list[tuple[str, str]]:
+        """Every (``event.output.<field>...`` path, guard or assign) read on the invoke's
+        done event, once each, in document order."""
+        done = done_actor(invoke.id)
+        found: list[tuple[str, str]] = []
+        for transition in self.chart.transitions():
+            if transition.event != done:
+                continue
+            for expr, what in _reads(transition):
+                for path in expr.refs():
+                    parts = path.split(".")
+                    if parts[:2] == ["event", "output"] and len(parts) > 2 \
+                            and (path, what) not in found:
+                        found.append((path, what))
+        return found
+
+    def _child_examples(
+        self, state: State, invoke: Invoke, child: _Child, keys: list[str], at: tuple[str, int]
+    ) -> None:
+        reported: set[str] = set()
+        for example in invoke.outputs:
+            extra = [k for k in example if k not in keys and k not in reported]
+            missing = [k for k in keys if k not in example and f"-{k}" not in reported]
+            for key in extra:
+                reported.add(key)
+                self.add(
+                    state,
+                    invoke,
+                    f"has an example output with {key!r}, which child flow {invoke.src!r} "
+                    f"never outputs (its output: {', '.join(keys)}); exploration would try "
+                    "an outcome the child cannot produce: make the example match the output",
+                    at=at,
+                )
+            for key in missing:
+                reported.add(f"-{key}")
+                self.add(
+                    state,
+                    invoke,
+                    f"has an example output without {key!r}, which child flow {invoke.src!r} "
+                    f"always outputs (its output: {', '.join(keys)}); give every example "
+                    "exactly the child's output keys",
+                    at=at,
+                )
 
     # -- RPCs ---------------------------------------------------------------------------
 
@@ -560,6 +675,71 @@ class _Checker:
         return proto_field.type.startswith("message:") and name.endswith("Entry") and (
             name.rsplit(".", 1)[-1] == _pascal(proto_field.name) + "Entry"
         )
+
+
+@dataclass(frozen=True)
+class _Child:
+    """A child flow as its parent sees it: the chart and where its declarations are."""
+
+    path: Path
+    chart: Chart
+    class_name: str
+    class_line: int
+    output_line: int
+    context_line: int
+
+
+_CHILDREN: dict[tuple[Path, int, int], _Child] = {}
+
+
+def _child(path: Path) -> _Child:
+    """The child flow in ``path``, read once per version of the file."""
+    stat = path.stat()
+    key = (path.resolve(), stat.st_mtime_ns, stat.st_size)
+    found = _CHILDREN.get(key)
+    if found is None:
+        machine = load_machine(path)
+        cls = machine.cls
+        class_line = _line_of(cls)
+        found = _CHILDREN[key] = _Child(
+            path=path,
+            chart=machine.chart,
+            class_name=cls.__name__,
+            class_line=class_line,
+            output_line=_attribute_line(path, class_line, "output") or class_line,
+            context_line=_line_of(cls.Context) if _same_file(cls.Context, path) else class_line,
+        )
+    return found
+
+
+def _line_of(obj: Any) -> int:
+    try:
+        return inspect.getsourcelines(obj)[1]
+    except (OSError, TypeError):
+        return 1
+
+
+def _same_file(obj: Any, path: Path) -> bool:
+    try:
+        source = inspect.getsourcefile(obj)
+    except TypeError:
+        return False
+    return source is not None and Path(source).resolve() == path.resolve()
+
+
+def _attribute_line(path: Path, class_line: int, name: str) -> int | None:
+    """The line where the class body starting at ``class_line`` assigns ``name``."""
+    pattern = re.compile(rf"^\s+{re.escape(name)}\s*(:[^=]*)?=")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for number, line in enumerate(lines[class_line:], start=class_line + 1):
+        if line and not line[0].isspace() and not line.startswith("#"):
+            return None  # the class body ended
+        if pattern.match(line):
+            return number
+    return None
 
 
 @dataclass(frozen=True)

@@ -163,6 +163,7 @@ class Stepper:
             if self.nodes[c].kind == "final":
                 self.top_final_mask |= 1 << c
         self._has_always = any(n.always for n in self.nodes)
+        self._output = [(k, compile_expr(e, self.fields)) for k, e in chart.output]
         self._plans: dict[tuple[int, str], _Plan] = {}
         self._micro_cache: dict[
             tuple[int, tuple[int, ...], tuple[_Trans, ...]],
@@ -240,6 +241,16 @@ class Stepper:
 
     def is_done(self, snap: Snapshot) -> bool:
         return bool(snap.configuration & self.top_final_mask)
+
+    def output(self, snap: Snapshot) -> dict[str, Any] | None:
+        """The machine's output (XState ``snapshot.output``) once it is done, else None.
+
+        As in XState, it is computed from the context the final state was entered with; a
+        chart that declares no output is done with none."""
+        if not self.is_done(snap) or not self.chart.output:
+            return None
+        event: Payload = {"type": done_state(self.chart.id)}
+        return {key: _thaw(f(snap.context, event)) for key, f in self._output}
 
     def step(
         self, snap: Snapshot, event: str, payload: Payload | None = None, record: bool = True

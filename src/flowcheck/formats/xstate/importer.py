@@ -3,14 +3,15 @@
 Reads nested ``states``, ``#id``, sibling (``"review"``, ``"review.tags"``) and
 child (``".tags"``) targets, ``on``/``always``/``after``/``onDone``, ``invoke``
 with ``onDone``/``onError``, ``entry``/``exit``, ``tags``, ``type``,
-``history``, ``initial``, ``context`` and ``output``. Guards and actions are
-names: a manifest beside the file (``<stem>.manifest.json``, as written by
-``flowcheck export``) turns the names it knows back into declarative guards and
-actions; every other name becomes an opaque reference (``Guard(expr=None)``,
-``Custom(declared=True)``) listed in the report. Nothing from the file is ever
-evaluated. Anything flowcheck cannot honour (unknown keys, XState v4 ``cond``,
-a target that resolves to no state, wildcard events, ...) raises
-ImportFormatError naming the file, the JSON path and the fix.
+``history``, ``initial``, ``context`` and ``output`` (of final states and of
+the machine). Guards and actions are names: a manifest beside the file
+(``<stem>.manifest.json``, as written by ``flowcheck export``) turns the names
+it knows back into declarative guards and actions; every other name becomes
+an opaque reference (``Guard(expr=None)``, ``Custom(declared=True)``) listed
+in the report. Nothing from the file is ever evaluated. Anything flowcheck
+cannot honour (unknown keys, XState v4 ``cond``, a target that resolves to no
+state, wildcard events, ...) raises ImportFormatError naming the file, the
+JSON path and the fix.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ from flowcheck.chart.model import (
 from flowcheck.errors import ImportFormatError
 
 _IGNORED = frozenset({"meta", "version"})
-_ROOT_KEYS = frozenset({"id", "description", "initial", "context", "entry", "states", "type"})
+_ROOT_KEYS = frozenset(
+    {"id", "description", "initial", "context", "entry", "output", "states", "type"}
+)
 _STATE_KEYS = frozenset({
     "id", "type", "history", "target", "description", "tags", "initial", "entry", "exit",
     "invoke", "on", "after", "always", "onDone", "output", "states",
@@ -179,6 +182,7 @@ class _Reader:
             self._states(top, chart_states)
         context = self._context(data.get("context", {}))
         entry = self._actions(data.get("entry"), "entry")
+        output = self._machine_output(data.get("output"), context)
         description = data.get("description", "")
         if not isinstance(description, str):
             raise self.fail("description", "must be a string")
@@ -191,8 +195,28 @@ class _Reader:
             context=context,
             events=self._events(chart_states),
             entry=entry,
+            output=output,
             source=self.label,
         )
+
+    def _machine_output(
+        self, raw: Any, context: tuple[DataField, ...]
+    ) -> tuple[tuple[str, Expr], ...]:
+        """The root ``output``: expressions over the context (flowcheck computes it when the
+        machine is done, from the context alone)."""
+        output = self._exprs(raw, "output")
+        fields = {f.name for f in context}
+        for key, expr in output:
+            for path in expr.refs():
+                head, _, rest = path.partition(".")
+                if head != "context" or rest.split(".", 1)[0] not in fields:
+                    known = ", ".join(sorted(fields)) or "none"
+                    raise self.fail(
+                        f"output.{key}",
+                        f"reads {path!r}; the machine output can only read context fields "
+                        f"({known}): use {{\"ref\": \"context.<field>\"}}",
+                    )
+        return output
 
     def _keys(self, data: dict[str, Any], allowed: frozenset[str], where: str, what: str) -> None:
         for key in data:

@@ -4,15 +4,18 @@
 action (assigns with their updates, ``track``, raises, custom actions with
 their params), every actor (Connect-RPC methods and child flows, with each
 invoke's input, example outputs and the error codes the flow routes), every
-named delay with a default, the context and event payload shapes, and the
-tracking plan: every telemetry event with its properties and the states that
+named delay with a default, the context and event payload shapes, the machine's
+output (what a parent running the flow as a child receives, with its types), and
+the tracking plan: every telemetry event with its properties and the states that
 send it. The conformance harness builds XState implementations from it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from flowcheck.chart.expr import Expr
 from flowcheck.chart.model import (
     Action,
     Assign,
@@ -111,6 +114,7 @@ def build_manifest(chart: Chart) -> JsonObject:
         "flow": chart.id,
         "name": chart.name,
         "context": [field_json(f) for f in chart.context],
+        "output": output_spec(chart),
         "events": [
             {
                 "name": e.name,
@@ -125,6 +129,59 @@ def build_manifest(chart: Chart) -> JsonObject:
         "delays": {d: {"ms": DEFAULT_DELAY_MS} for d in chart.delays()},
         "telemetry": tracking_plan(chart),
     }
+
+
+def output_spec(chart: Chart) -> JsonObject:
+    """The machine's output, key by key: its type (from the context field it reads, or the
+    literal) and its expression. Empty when the flow declares no output."""
+    context = {f.name: f for f in chart.context}
+    out: JsonObject = {}
+    for key, expr in chart.output:
+        kind, nullable, enum = output_type(expr, context)
+        out[key] = {
+            "type": kind,
+            "nullable": nullable,
+            "enum": to_json_value(enum),
+            "expr": expr.to_json(),
+        }
+    return out
+
+
+def output_type(
+    expr: Expr, context: Mapping[str, DataField]
+) -> tuple[str, bool, tuple[Any, ...]]:
+    """(type, nullable, enum) of an output value, in the manifest's field type names;
+    ``unknown`` where the expression does not say (a path into an object field)."""
+    if expr.op == "ref":
+        head, _, rest = (expr.path or "").partition(".")
+        field = context.get(rest) if head == "context" else None
+        if field is None:
+            return "unknown", True, ()
+        return field.type, field.nullable, field.enum
+    if expr.op == "lit":
+        return _literal_type(expr.value), expr.value is None, ()
+    if expr.op in ("count", "add"):
+        return "integer", False, ()
+    if expr.op in ("append", "remove"):
+        kind, _, _ = output_type(expr.args[0], context)
+        return kind, False, ()
+    return "boolean", False, ()
+
+
+def _literal_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, tuple | list) and all(isinstance(v, str) for v in value):
+        return "string[]"
+    if isinstance(value, dict):
+        return "object"
+    return "unknown"
 
 
 def tracking_plan(chart: Chart) -> list[JsonObject]:

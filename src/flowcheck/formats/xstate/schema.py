@@ -92,6 +92,11 @@ class MachineConfig(_Strict):
     initial: Name
     context: dict[str, Any]
     entry: list[ActionObject] | SkipJsonSchema[None] = None
+    output: dict[str, Expression] | SkipJsonSchema[None] = Field(
+        default=None,
+        description="The machine's output once it is done: keys to flowcheck expressions "
+        "over the context.",
+    )
     states: dict[str, StateNodeConfig]
 
 

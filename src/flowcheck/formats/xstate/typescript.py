@@ -1,6 +1,7 @@
 """Chart -> a typed TypeScript module: ``setup({types, guards, actions, actors, delays})``.
 
-The module exports the context interface, the event union, the input type and
+The module exports the context interface, the event union, the input type, the
+output type (when the flow declares an output) and
 ``create<Flow>Machine(deps)``, where ``deps`` injects what only the frontend
 has: one function per Connect-RPC method, the child flows' actor logic, the
 analytics sink, custom actions and optional delay overrides. Declarative
@@ -460,12 +461,13 @@ def render_module(chart: Chart, name: str) -> str:
     ctx_t = f"{prefix}Context"
     event_t = f"{prefix}Event"
     input_t = f"{prefix}Input"
+    output_t = f"{prefix}Output" if chart.output else None
     deps_t = f"{prefix}Deps"
 
     for e in chart.events:
         m.event_fields[e.name] = {f.name: field_type(f) for f in e.payload}
     rpc_outputs: dict[str, str] = {}  # src -> output type name
-    taken: set[str] = set()
+    taken: set[str] = {output_t} if output_t else set()
     for _, inv in chart.invokes():
         if inv.src in rpc_outputs:
             type_name = rpc_outputs[inv.src]
@@ -500,6 +502,8 @@ def render_module(chart: Chart, name: str) -> str:
         "/** Machine input: ids and form data to start from; missing fields take the defaults. */\n"
         f"export type {input_t} = Partial<{ctx_t}>;"
     )
+    if output_t:
+        blocks.append(_output_interface(m, chart, output_t))
     defaults = {f.name: to_json_value(f.default) for f in chart.context}
     blocks.append(
         f"export const {camel(chart.id)}Defaults: {ctx_t} = {literal(defaults)};"
@@ -615,7 +619,10 @@ def render_module(chart: Chart, name: str) -> str:
     action_impls = _actions(m, chart, action_usage, customs)
     actor_impls = _actors(m, chart)
     setup_parts = [
-        f"    types: {{}} as {{ context: {ctx_t}; events: {event_t}; input: {input_t} }}",
+        f"    types: {{}} as {{ context: {ctx_t}; events: {event_t}; input: {input_t} }}"
+        if output_t is None else
+        f"    types: {{}} as {{\n      context: {ctx_t};\n      events: {event_t};\n"
+        f"      input: {input_t};\n      output: {output_t};\n    }}",
     ]
     if guard_impls:
         setup_parts.append("    guards: {\n" + ",\n".join(guard_impls) + "\n    }")
@@ -685,6 +692,19 @@ def _customs(chart: Chart) -> list[str]:
         if isinstance(a, Custom) and a.name not in names:
             names.append(a.name)
     return names
+
+
+def _output_interface(m: _Module, chart: Chart, type_name: str) -> str:
+    """The machine's output type, from the types of the expressions that compute it."""
+    writer = _ExprWriter(m, ALL_EVENTS)
+    lines = [
+        f"  {_key(k)}: {render_type(writer.write(v)[1])};" for k, v in chart.output
+    ]
+    return (
+        "/** The machine's output once it is done: what a parent running it as a child\n"
+        " * receives in `xstate.done.actor.<id>`. */\n"
+        f"export interface {type_name} {{\n" + "\n".join(lines) + "\n}"
+    )
 
 
 def _input_type(m: _Module, chart: Chart, src: str) -> str:
@@ -856,6 +876,8 @@ def _ts_config(m: _Module, chart: Chart) -> JsonObject:
     config["context"] = Code(
         f"({{ input }}) => ({{ ...{camel(chart.id)}Defaults, ...input }})"
     )
+    if "output" in config:
+        config["output"] = _expr_function(m, chart.output)
     states = chart.state_map()
 
     def patch(node: JsonObject) -> None:
