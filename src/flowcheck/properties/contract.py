@@ -1,4 +1,4 @@
-"""contract: every invoke is an RPC of the proto contract, used as declared, or a child flow.
+"""contract: every invoke is an RPC of the proto contract or a child flow, used as declared.
 
 The ``.proto`` files are the single source of truth (architecture rules, §1 Proto-First),
 and a machine does not fetch (§3, Decoupled Context: server data comes in through the
@@ -58,7 +58,10 @@ from flowcheck.project import Settings, find_settings, load_machine, machine_fil
 from flowcheck.properties.base import Finding, Subject
 
 ID = "contract"
-TITLE = "every invoke is a proto RPC used as declared (request, response, codes) or a child flow"
+TITLE = (
+    "every invoke is a proto RPC used as declared (request, response, codes) or a child flow "
+    "used as declared (input, output)"
+)
 # A check of the declaration: passing is a proof whatever exploration reached.
 STATIC = True
 
