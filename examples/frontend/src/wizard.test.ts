@@ -1,6 +1,8 @@
 import { createActor, waitFor } from 'xstate';
 import { describe, expect, it } from 'vitest';
 
+import { createCourseBuilderMachine } from '../../../exports/course_builder.machine';
+import { createGenerationMachine } from '../../../exports/generation.machine';
 import { createAnalytics } from './analytics';
 import { createFakeBackend } from './backend';
 import { createWizardMachine } from './wizard';
@@ -87,5 +89,35 @@ describe('the exported course builder machine', () => {
     const review = await waitFor(actor, (s) => s.matches('reviewingOutline'));
     expect(review.context.generationKey).toBe('gen-1b');
     expect(backend.jobs.get(review.context.outlineJobId)?.outcome).toBe('succeeded');
+  });
+
+  it('runs the exported generation machine as the child and reads its output', async () => {
+    // The child's `output` is what reaches the parent's xstate.done.actor.generateOutline:
+    // without it XState delivers `output: undefined` and setOutlineJob throws.
+    const backend = createFakeBackend({ latencyMs: 2, pollsPerJob: 1 });
+    const analytics = createAnalytics({ console: false });
+    const generation = createGenerationMachine({
+      track: analytics.track,
+      rpc: {
+        ...backend.generationService,
+        'mirai.v1.GenerationService/CancelGeneration': async ({ jobId }) => ({ jobId }),
+      },
+      delays: { POLL_INTERVAL: 2 },
+    });
+    const machine = createCourseBuilderMachine({
+      track: analytics.track,
+      rpc: backend.courseService,
+      flows: { generation },
+    });
+    const actor = createActor(machine, { input: {} });
+    actor.start();
+    await fillBasics(actor);
+    await chooseTargeting(actor);
+    const review = await waitFor(actor, (s) => s.matches('reviewingOutline'));
+
+    expect(review.context.outlineJobId).not.toBe('');
+    expect(backend.jobs.get(review.context.outlineJobId)?.kind).toBe('outline');
+    const generated = analytics.events.filter((e) => e.properties.flow === 'generation');
+    expect(generated.map((e) => e.event)).toContain('FLOW_COMPLETED');
   });
 });

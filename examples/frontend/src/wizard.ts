@@ -40,6 +40,11 @@ function wait(ms: number, signal: AbortSignal): Promise<void> {
  * Runs one generation job: enqueue it, then poll until it settles. A failed job rejects
  * with `aborted`, the code the course builder routes to its `generation_failed` screen;
  * a failed call rejects with the call's own Connect code.
+ *
+ * The exported `generation` machine (exports/generation.machine.ts) also runs as this
+ * child (wizard.test.ts does it), but it keeps a failed job in its own failure state,
+ * waiting for a RETRY the course builder does not forward, instead of ending with an
+ * error; so the app uses this actor, which reports failures the way the parent routes them.
  */
 export function generationActor(service: GenerationService, pollIntervalMs: number) {
   return fromPromise<GenerationOutput, GenerationRequest>(async ({ input, signal }) => {
