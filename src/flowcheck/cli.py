@@ -30,6 +30,13 @@ class _Group(click.Group):
             code = super().main(*args, **kwargs)
         except click.exceptions.Exit as exc:
             return exc.exit_code
+        except click.UsageError as exc:
+            from flowcheck import output
+
+            # One line, not click's four: what was wrong, and where the usage is.
+            command = exc.ctx.command_path if exc.ctx is not None else "flowcheck"
+            output.error(f"{exc.format_message().rstrip('.')}; see `{command} --help`")
+            return 2
         except click.ClickException as exc:
             exc.show()
             return 2

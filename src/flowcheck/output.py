@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -14,11 +15,12 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def error(message: str) -> None:
     """One or two lines on stderr, never a traceback."""
-    err.print(f"[bold red]error:[/] {message}", markup=True)
+    # Messages quote user input (state keys, paths, "[tool.flowcheck]"): never markup.
+    err.print(Text.assemble(("error:", "bold red"), " ", message))
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/] {message}", markup=True)
+    err.print(Text.assemble(("warning:", "yellow"), " ", message))
 
 
 def info(message: str) -> None:

@@ -72,7 +72,11 @@ class Machine:
     def chart(self) -> Chart:
         from flowcheck.declare.reader import read_chart
 
-        return read_chart(self.cls, self.name)
+        try:
+            return read_chart(self.cls, self.name)
+        except MachineError as exc:
+            # The reader names the class; the user also needs the file.
+            raise MachineError(f"{self.path}: {exc}") from exc
 
 
 def load_module(path: Path) -> ModuleType:
@@ -89,16 +93,27 @@ def load_module(path: Path) -> ModuleType:
         sys.path.insert(0, parent)
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         del sys.modules[name]
         line = _failing_line(exc, path)
         raise MachineError(
-            f"{path}{line}: importing the machine failed with {type(exc).__name__}: {exc}"
+            f"{path}{line}: importing the machine failed with {type(exc).__name__}: {exc}; "
+            f"{_import_fix(exc)}"
         ) from exc
     finally:
         if added:
             sys.path.remove(parent)
     return module
+
+
+def _import_fix(exc: BaseException) -> str:
+    if isinstance(exc, SyntaxError) and "decode" in str(exc):
+        return "save the file as UTF-8"
+    if isinstance(exc, SyntaxError):
+        return "fix the syntax"
+    if isinstance(exc, SystemExit):
+        return "a machine module must not exit when imported"
+    return "a machine module must import cleanly, without I/O or side effects"
 
 
 def _failing_line(exc: BaseException, path: Path) -> str:
@@ -119,6 +134,12 @@ def flow_class(module: ModuleType, path: Path) -> type[Any]:
         and v.__module__ == module.__name__
     ]
     if not found:
+        plain = _plain_statecharts(module)
+        if plain:
+            raise MachineError(
+                f"{path}: class {plain[0]} is a python-statemachine StateChart, not a flowcheck "
+                "Flow: derive it from flowcheck.declare.Flow (from flowcheck.declare import Flow)"
+            )
         raise MachineError(
             f"{path}: no Flow subclass found; declare `class MyFlow(Flow): ...` "
             "(from flowcheck.declare import Flow)"
@@ -127,6 +148,15 @@ def flow_class(module: ModuleType, path: Path) -> type[Any]:
         names = ", ".join(c.__name__ for c in found)
         raise MachineError(f"{path}: several Flow subclasses ({names}); keep one flow per module")
     return found[0]
+
+
+def _plain_statecharts(module: ModuleType) -> list[str]:
+    from statemachine import StateChart
+
+    return [
+        v.__name__ for v in vars(module).values()
+        if isinstance(v, type) and issubclass(v, StateChart) and v.__module__ == module.__name__
+    ]
 
 
 def machine_files(settings: Settings) -> list[Path]:

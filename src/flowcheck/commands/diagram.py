@@ -1,7 +1,8 @@
 """``flowcheck diagram``: draw machines with Graphviz (svg, png, dot) or as Mermaid.
 
 Files are named after the machine (``course_builder.svg``; Mermaid as
-``course_builder.md``, a fenced block ready for Markdown) and written atomically.
+``course_builder.md``, a fenced block ready for Markdown) and written atomically, all
+or none.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flowcheck import output
-from flowcheck.formats.atomic import write_atomic
+from flowcheck.formats.atomic import write_all
 from flowcheck.formats.diagram import render, to_dot, to_mermaid
 from flowcheck.project import find_settings, select
 
@@ -38,8 +39,8 @@ def run(machines: Path | None, names: list[str], fmt: str, out: Path | None) -> 
             files.append((directory / f"{machine.name}.dot", to_dot(chart).encode()))
         else:
             files.append((directory / f"{machine.name}.{fmt}", render(to_dot(chart), fmt)))
-    for path, data in files:
-        write_atomic(path, data)
+    write_all(dict(files))
+    for path, _ in files:
         output.info(f"wrote {_shown(path, settings.root)}")
     return 0
 

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
+
 from flowcheck import output
 from flowcheck.project import find_settings, select
 from flowcheck.simulation import Session, parse_event_list
@@ -41,8 +43,8 @@ def _print_step(step: dict[str, Any]) -> None:
     head = "(initial)" if step["event"] is None else step["event"]
     if step["payload"]:
         head += " " + json.dumps(step["payload"])
-    output.out.print(f"[bold]{head}[/]")
-    output.out.print(f"  configuration: {', '.join(step['configuration'])}")
+    output.out.print(Text(head, style="bold"))
+    output.out.print(f"  configuration: {', '.join(step['configuration'])}", markup=False)
     ctx = ", ".join(f"{k}={json.dumps(v)}" for k, v in step["context"].items())
     output.out.print(f"  context: {ctx or '-'}", markup=False)
     for t in step["telemetry"]:

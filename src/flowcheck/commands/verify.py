@@ -69,6 +69,9 @@ def resolve(settings: Settings, targets: list[str]) -> list[Target]:
     out = list(found.values())
     for j in jsons:
         path = Path(j)
+        if path.is_dir():
+            raise UnknownNameError(f"{j}: is a directory, not an XState JSON config file; give "
+                                   "the path of the .json file")
         if not path.is_file():
             raise UnknownNameError(f"{j}: no such file; give a machine name or an XState JSON "
                                    "config file")

@@ -506,7 +506,11 @@ class Stepper:
         return out
 
     def _history_default(self, node: _Node) -> list[int]:
-        return [self.nodes[node.parent].initial]
+        parent = self.nodes[node.parent]
+        if parent.kind == "parallel":
+            # A parallel state has no initial child: by default, as in XState, every region.
+            return [c for c in parent.children if self.nodes[c].kind != "history"]
+        return [parent.initial]
 
     def _is_descendant(self, child: int, ancestor: int) -> bool:
         return bool(self.nodes[ancestor].descendants_mask >> child & 1)

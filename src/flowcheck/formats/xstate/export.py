@@ -129,6 +129,43 @@ def transition_config(t: Transition, states: dict[str, State]) -> JsonObject:
     return out
 
 
+def export_order(s: State) -> list[Transition]:
+    """A state's transitions in the order its exported config lists them (invoke outcomes,
+    ``on`` grouped by event, ``after``, ``always``, ``onDone``), which is also the order an
+    import reads them back in. Whatever is derived from the transitions (the manifest, the
+    typed module) follows this order, so that an imported export exports the same bytes."""
+    done = {done_actor(i.id): i.id for i in s.invokes}
+    error = {error_actor(i.id): i.id for i in s.invokes}
+    outcomes: dict[str, list[Transition]] = {}
+    on: dict[str, list[Transition]] = {}
+    after: dict[str, list[Transition]] = {}
+    always: list[Transition] = []
+    on_done: list[Transition] = []
+    for t in s.transitions:
+        if t.event is None:
+            always.append(t)
+        elif t.event == done_state(s.id) and s.kind in ("compound", "parallel"):
+            on_done.append(t)
+        elif t.event in done:
+            outcomes.setdefault(f"{done[t.event]}\0done", []).append(t)
+        elif t.event in error:
+            outcomes.setdefault(f"{error[t.event]}\0error", []).append(t)
+        elif t.delay is not None and t.event == after_event(t.delay, s.id):
+            after.setdefault(t.delay, []).append(t)
+        else:
+            on.setdefault(t.event, []).append(t)
+    ordered = [t for i in s.invokes for key in ("done", "error")
+               for t in outcomes.get(f"{i.id}\0{key}", [])]
+    for group in (*on.values(), *after.values()):
+        ordered.extend(group)
+    return ordered + always + on_done
+
+
+def exported_transitions(chart: Chart) -> list[Transition]:
+    """Every transition of the chart, state by state, in :func:`export_order`."""
+    return [t for s in chart.states for t in export_order(s)]
+
+
 def _state_node(s: State, states: dict[str, State]) -> JsonObject:
     node: JsonObject = {"id": s.id}
     if s.kind in ("final", "parallel", "history"):

@@ -527,6 +527,7 @@ class _Reader:
             raw = raw.get("type")
         if not isinstance(raw, str) or not raw:
             raise self.fail(where, "a guard must be a name or {\"type\": name}")
+        self._listed("guard", raw, self.guards, "guards", where)
         known = self.guards.get(raw)
         if isinstance(known, dict) and known.get("expr") is not None:
             try:
@@ -536,6 +537,18 @@ class _Reader:
         if raw not in self.report.opaque_guards:
             self.report.opaque_guards.append(raw)
         return Guard(name=raw, expr=None)
+
+    def _listed(
+        self, what: str, name: str, known: Mapping[str, Any], section: str, where: str
+    ) -> None:
+        """With a manifest, every guard and action name must be one it declares: a name it
+        lacks is a typo or a stale manifest, not an opaque implementation."""
+        if section not in self.manifest or name in known:
+            return
+        manifest = self.report.manifest or "the manifest"
+        names = ", ".join(sorted(known)[:8]) or "none"
+        raise self.fail(where, f"{what} {name!r} is not declared in {manifest} ({section}: "
+                        f"{names}); fix the name, or re-export the manifest")
 
     def _actions(self, raw: Any, where: str) -> tuple[Action, ...]:
         if raw is None:
@@ -563,6 +576,7 @@ class _Reader:
             raise self.fail(where, "an action must be a name or {\"type\": name, \"params\"}")
         if item == "track":
             return self._track(params, where)
+        self._listed("action", item, self.actions, "actions", where)
         known = self.actions.get(item)
         kind = known.get("kind") if isinstance(known, dict) else None
         if isinstance(known, dict) and kind == "assign":

@@ -26,7 +26,13 @@ from flowcheck.chart.model import (
     Track,
     action_name,
 )
-from flowcheck.formats.xstate.export import ExportError, JsonObject, to_json_value
+from flowcheck.formats.xstate.export import (
+    ExportError,
+    JsonObject,
+    export_order,
+    exported_transitions,
+    to_json_value,
+)
 
 DEFAULT_DELAY_MS = 2000
 
@@ -48,7 +54,7 @@ def _all_actions(chart: Chart) -> list[tuple[str, Action]]:
     for s in chart.states:
         found.extend((s.id, a) for a in s.entry)
         found.extend((s.id, a) for a in s.exit)
-        for t in s.transitions:
+        for t in export_order(s):
             found.extend((s.id, a) for a in t.actions)
     return found
 
@@ -74,7 +80,7 @@ def _action_spec(action: Action) -> JsonObject:
 def build_manifest(chart: Chart) -> JsonObject:
     """The manifest of ``chart`` as plain JSON data, keys in a fixed order."""
     guards: JsonObject = {}
-    for t in chart.transitions():
+    for t in exported_transitions(chart):
         if t.guard is None:
             continue
         spec: JsonObject = (

@@ -34,7 +34,13 @@ from flowcheck.chart.model import (
     done_actor,
     error_actor,
 )
-from flowcheck.formats.xstate.export import JsonObject, export_config, to_json_value
+from flowcheck.formats.xstate.export import (
+    JsonObject,
+    export_config,
+    export_order,
+    exported_transitions,
+    to_json_value,
+)
 from flowcheck.formats.xstate.manifest import DEFAULT_DELAY_MS
 
 TsType = frozenset[str]
@@ -446,7 +452,7 @@ def _usage(chart: Chart) -> tuple[dict[str, list[str] | None], dict[str, list[st
     for s in chart.states:
         for a in (*s.entry, *s.exit):
             note(actions, action_name(a), None)
-        for t in s.transitions:
+        for t in export_order(s):
             if t.guard is not None:
                 note(guards, t.guard.name, t.event)
             for a in t.actions:
@@ -536,7 +542,7 @@ def render_module(chart: Chart, name: str) -> str:
         )
         members.append(f"{{ type: {_str(error_actor(inv.id))}; error: RpcError }}")
     internal: list[str] = []
-    for t in chart.transitions():
+    for t in exported_transitions(chart):
         if t.event and t.event.startswith(("xstate.after.", "xstate.done.state.")) \
                 and t.event not in internal:
             internal.append(t.event)
@@ -681,7 +687,7 @@ def _actions_everywhere(chart: Chart) -> list[tuple[str, Action]]:
     out: list[tuple[str, Action]] = [(chart.id, a) for a in chart.entry]
     for s in chart.states:
         out.extend((s.id, a) for a in (*s.entry, *s.exit))
-        for t in s.transitions:
+        for t in export_order(s):
             out.extend((s.id, a) for a in t.actions)
     return out
 
@@ -735,7 +741,7 @@ def _narrow(events: list[str] | None, where: str) -> str:
 def _guards(m: _Module, chart: Chart, usage: dict[str, list[str] | None]) -> list[str]:
     out: list[str] = []
     done: set[str] = set()
-    for t in chart.transitions():
+    for t in exported_transitions(chart):
         g: Guard | None = t.guard
         if g is None or g.name in done:
             continue
