@@ -38,6 +38,9 @@ class MachineReport:
     campaign: Campaign | None = None
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
+    replay_target: str | None = None
+    """What `flowcheck simulate` needs to find this machine: its name, or its file's path
+    when it is not one of the project's machines."""
 
     @property
     def ok(self) -> bool:

@@ -9,7 +9,9 @@ from typing import Any
 from rich.text import Text
 
 from flowcheck import output
-from flowcheck.project import find_settings, select
+from flowcheck.chart.model import Chart
+from flowcheck.errors import UnknownNameError
+from flowcheck.project import Settings, find_settings, select
 from flowcheck.simulation import Session, parse_event_list
 
 
@@ -17,8 +19,8 @@ def run(
     machines: Path | None, name: str, events: str | None, script: Path | None, as_json: bool
 ) -> int:
     settings = find_settings(machines=machines)
-    (machine,) = select(settings, [name])
-    session = Session(machine.chart)
+    chart = _chart(settings, name)
+    session = Session(chart)
     if script is not None:
         from flowcheck.commands import scenario
 
@@ -32,11 +34,25 @@ def run(
         session.send(event, payload)
         steps.append(session.describe())
     if as_json:
-        output.print_json({"machine": machine.name, "steps": steps})
+        output.print_json({"machine": chart.name, "steps": steps})
     else:
         for s in steps:
             _print_step(s)
     return 0
+
+
+def _chart(settings: Settings, name: str) -> Chart:
+    """A project machine by name or .py path, or an XState JSON config by path."""
+    if name.endswith(".json"):
+        from flowcheck.formats.xstate.importer import import_config
+
+        path = Path(name)
+        if not path.is_file():
+            raise UnknownNameError(f"{name}: no such file; give a machine name, a .py flow "
+                                   "module or an XState JSON config file")
+        return import_config(path)[0]
+    (machine,) = select(settings, [name])
+    return machine.chart
 
 
 def _print_step(step: dict[str, Any]) -> None:

@@ -120,12 +120,22 @@ def verify_targets(
             with _progress(target.name) as progress:
                 report = verify_chart(chart, target.cls, target.source, settings, limit,
                                       n_examples, seed, progress)
+            report.replay_target = _replay_target(settings, target.name, target.source)
             reports.append(report)
             if report.interrupted:
                 return reports, True
     except KeyboardInterrupt:
         return reports, True
     return reports, False
+
+
+def _replay_target(settings: Settings, name: str, source: Path | None) -> str:
+    if source is None or (source.suffix == ".py" and source.parent in settings.machines):
+        return name
+    try:
+        return str(source.relative_to(Path.cwd()))
+    except ValueError:
+        return str(source)
 
 
 def render(reports: list[MachineReport], fmt: str, root: Path | None) -> str:

@@ -130,7 +130,8 @@ def _text_machine(console: Console, m: MachineReport) -> None:
             for line in counterexample_lines(f.counterexample):
                 console.print(f"    {line}", markup=False, soft_wrap=True)
             if f.counterexample.events:
-                console.print(f"    replay: flowcheck simulate {m.name} --events "
+                target = m.replay_target or m.name
+                console.print(f"    replay: flowcheck simulate {target} --events "
                               f"'{event_list(f.counterexample.events)}'", markup=False,
                               soft_wrap=True)
     console.print()
