@@ -18,9 +18,10 @@
 //   output function), null when the config declares none.
 //   The first step of each trace is the initial snapshot (initialTransition),
 //   then one step per event (transition). "actions" lists, in execution order,
-//   only the named actions whose manifest kind is "track" or "custom";
-//   XState built-ins (assign, raise, spawnChild, stopChild, cancel, ...) are
-//   left out. Track actions add "sent": their properties plus the included
+//   only the named actions whose manifest kind is "track", "custom" or
+//   "sendParent"; other XState built-ins (assign, raise, spawnChild, stopChild,
+//   cancel, ...) are left out. A "sendParent" action is recorded as
+//   {"type": <its name>, "params": {"event": <the event type sent>}}. Track actions add "sent": their properties plus the included
 //   context fields, read from the context at that moment of the step. Once the status is no longer "active" ("done", or "error" after
 //   an unhandled xstate.error.actor.* event), later events change nothing and
 //   execute no action, as with a running actor, which has stopped by then.
@@ -38,6 +39,14 @@
 // transition(machine, snapshot, event). Invoked actors are never started;
 // their outcomes are fed as events ("xstate.done.actor.<id>",
 // "xstate.error.actor.<id>"), and so are timers ("xstate.after.<delay>.<stateId>").
+//
+// Sends to the parent: the machine runs as if invoked by a parent flow. XState's
+// sendParent throws when the actor has no parent, and the pure API's actor has
+// none, so each "sendParent" action is XState's sendTo with a stand-in parent as
+// its target; transition() returns it resolved, as "xstate.sendTo" with the
+// target and the event, in its place among the executed actions, and the stand-in
+// names the action it stands for. (The exported TypeScript sends only when the
+// actor has a parent: run standalone, the flow tells no one.)
 
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -46,11 +55,13 @@ import {
   fromPromise,
   initialTransition,
   raise,
+  sendTo,
   setup,
   transition
 } from 'xstate';
 
 const RECORDED_KINDS = new Set(['track', 'custom']);
+const STANDS_FOR = Symbol('flowcheck.sendParent');
 const DEFAULT_MAX_ITERATIONS = 10000;
 
 class RequestError extends Error {}
@@ -228,6 +239,15 @@ function buildImplementations(manifest) {
         }
         actions[name] = raise({ type: spec.event });
         break;
+      case 'sendParent': {
+        if (typeof spec.event !== 'string') {
+          throw new RequestError(`sendParent action '${name}' has no event name`);
+        }
+        // A stand-in parent: the pure API never delivers, it only resolves the target.
+        const parent = { id: '#_parent', sessionId: '', send() {}, [STANDS_FOR]: name };
+        actions[name] = sendTo(() => parent, { type: spec.event });
+        break;
+      }
       case 'track':
       case 'custom':
         // Plain functions: the pure API does not run them, it returns them.
@@ -358,12 +378,25 @@ function recordAction(a, recorded) {
   return out;
 }
 
+// A resolved sendTo whose target is a stand-in parent: the sendParent action it stands for.
+function sentToParent(a) {
+  if (a.type !== 'xstate.sendTo') return null;
+  const name = a.params?.to?.[STANDS_FOR];
+  return typeof name === 'string' ? { type: name, params: { event: a.params.event?.type } } : null;
+}
+
 function toStep(snapshot, executed, recorded) {
+  const actions = [];
+  for (const a of executed) {
+    const sent = sentToParent(a);
+    if (sent) actions.push(sent);
+    else if (recorded.has(a.type)) actions.push(recordAction(a, recorded));
+  }
   const step = {
     value: snapshot.value,
     context: snapshot.context ?? null,
     status: snapshot.status,
-    actions: executed.filter((a) => recorded.has(a.type)).map((a) => recordAction(a, recorded))
+    actions
   };
   if (snapshot.status === 'done') step.output = snapshot.output ?? null;
   return step;

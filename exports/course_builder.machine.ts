@@ -49,6 +49,7 @@ export interface SetCourseTargetingOutput {
 
 export interface GenerationOutput {
   jobId: string;
+  outcome: string;
 }
 
 export interface PublishCourseOutput {
@@ -69,6 +70,7 @@ export type CourseBuilderEvent =
   | { type: 'AUDIENCE_SELECTED'; audienceId: string }
   | { type: 'AUDIENCE_DESELECTED'; audienceId: string }
   | { type: 'AUDIENCES_CONFIRMED'; generationKey: string }
+  | { type: 'AI_GENERATION_FAILED' }
   | { type: 'OUTLINE_APPROVED'; generationKey: string }
   | { type: 'OUTLINE_REGENERATION_REQUESTED'; generationKey: string }
   | { type: 'PREVIEW_OPENED' }
@@ -215,7 +217,7 @@ export function createCourseBuilderMachine(deps: CourseBuilderDeps) {
         return equals(event.error.code, 'invalid_argument');
       },
       permissionDenied: ({ event }) => {
-        if (!isEvent(event, ['xstate.error.actor.createCourse', 'xstate.error.actor.setCourseTargeting', 'xstate.error.actor.generateOutline', 'xstate.error.actor.generateLessons', 'xstate.error.actor.publishCourse'])) {
+        if (!isEvent(event, ['xstate.error.actor.createCourse', 'xstate.error.actor.setCourseTargeting', 'xstate.error.actor.publishCourse'])) {
           throw new Error(`guard permissionDenied: unexpected event ${event.type}`);
         }
         return equals(event.error.code, 'permission_denied');
@@ -234,11 +236,23 @@ export function createCourseBuilderMachine(deps: CourseBuilderDeps) {
         return nonempty(event.audienceId);
       },
       audiencesChosen: ({ context }) => compare('ge', count(context.selectedAudienceIds), 1),
-      generationAborted: ({ event }) => {
-        if (!isEvent(event, ['xstate.error.actor.generateOutline', 'xstate.error.actor.generateLessons'])) {
-          throw new Error(`guard generationAborted: unexpected event ${event.type}`);
+      generationCancelledAndOutlineKnown: ({ context, event }) => {
+        if (!isEvent(event, ['xstate.done.actor.generateOutline'])) {
+          throw new Error(`guard generationCancelledAndOutlineKnown: unexpected event ${event.type}`);
         }
-        return equals(event.error.code, 'aborted');
+        return (equals(event.output.outcome, 'cancelled') && nonempty(context.outlineJobId));
+      },
+      generationCancelledAndNoOutlineYet: ({ context, event }) => {
+        if (!isEvent(event, ['xstate.done.actor.generateOutline'])) {
+          throw new Error(`guard generationCancelledAndNoOutlineYet: unexpected event ${event.type}`);
+        }
+        return (equals(event.output.outcome, 'cancelled') && !nonempty(context.outlineJobId));
+      },
+      generationCancelled: ({ event }) => {
+        if (!isEvent(event, ['xstate.done.actor.generateLessons'])) {
+          throw new Error(`guard generationCancelled: unexpected event ${event.type}`);
+        }
+        return equals(event.output.outcome, 'cancelled');
       },
       failedInCreatingCourse: ({ context }) => equals(context.failedStep, 'creatingCourse'),
       failedInSavingTargeting: ({ context }) => equals(context.failedStep, 'savingTargeting'),
@@ -363,6 +377,12 @@ export function createCourseBuilderMachine(deps: CourseBuilderDeps) {
           failedStep: 'generatingOutline'
         };
       }),
+      outlineGenerationFailed: assign(() => {
+        return {
+          error: 'generation_failed',
+          failedStep: 'generatingOutline'
+        };
+      }),
       setLessonJob: assign(({ event }) => {
         if (!isEvent(event, ['xstate.done.actor.generateLessons'])) {
           throw new Error(`action setLessonJob: unexpected event ${event.type}`);
@@ -377,6 +397,12 @@ export function createCourseBuilderMachine(deps: CourseBuilderDeps) {
         }
         return {
           error: event.error.code,
+          failedStep: 'generatingLessons'
+        };
+      }),
+      lessonsGenerationFailed: assign(() => {
+        return {
+          error: 'generation_failed',
           failedStep: 'generatingLessons'
         };
       }),
@@ -762,26 +788,20 @@ export function createCourseBuilderMachine(deps: CourseBuilderDeps) {
             onDone: [
               {
                 target: '#reviewingOutline',
+                guard: { type: 'generationCancelledAndOutlineKnown' }
+              },
+              {
+                target: '#selectingAudiences',
+                guard: { type: 'generationCancelledAndNoOutlineYet' }
+              },
+              {
+                target: '#reviewingOutline',
                 actions: [
                   { type: 'setOutlineJob' }
                 ]
               }
             ],
             onError: [
-              {
-                target: '#generation_failed',
-                guard: { type: 'generationAborted' },
-                actions: [
-                  { type: 'generatingOutlineFailed' }
-                ]
-              },
-              {
-                target: '#permission_denied',
-                guard: { type: 'permissionDenied' },
-                actions: [
-                  { type: 'generatingOutlineFailed' }
-                ]
-              },
               {
                 target: '#network_error',
                 actions: [
@@ -792,6 +812,14 @@ export function createCourseBuilderMachine(deps: CourseBuilderDeps) {
           }
         ],
         on: {
+          AI_GENERATION_FAILED: [
+            {
+              target: '#generation_failed',
+              actions: [
+                { type: 'outlineGenerationFailed' }
+              ]
+            }
+          ],
           COURSE_BUILDER_CANCELLED: [
             { target: '#cancelled' }
           ]
@@ -876,6 +904,10 @@ export function createCourseBuilderMachine(deps: CourseBuilderDeps) {
             input: ({ context }: { context: CourseBuilderContext }) => ({ courseId: context.courseId, kind: 'lessons', idempotencyKey: context.generationKey }),
             onDone: [
               {
+                target: '#reviewingOutline',
+                guard: { type: 'generationCancelled' }
+              },
+              {
                 target: '#editor',
                 actions: [
                   { type: 'setLessonJob' }
@@ -883,20 +915,6 @@ export function createCourseBuilderMachine(deps: CourseBuilderDeps) {
               }
             ],
             onError: [
-              {
-                target: '#generation_failed',
-                guard: { type: 'generationAborted' },
-                actions: [
-                  { type: 'generatingLessonsFailed' }
-                ]
-              },
-              {
-                target: '#permission_denied',
-                guard: { type: 'permissionDenied' },
-                actions: [
-                  { type: 'generatingLessonsFailed' }
-                ]
-              },
               {
                 target: '#network_error',
                 actions: [
@@ -907,6 +925,14 @@ export function createCourseBuilderMachine(deps: CourseBuilderDeps) {
           }
         ],
         on: {
+          AI_GENERATION_FAILED: [
+            {
+              target: '#generation_failed',
+              actions: [
+                { type: 'lessonsGenerationFailed' }
+              ]
+            }
+          ],
           COURSE_BUILDER_CANCELLED: [
             { target: '#cancelled' }
           ]
@@ -1330,20 +1356,6 @@ export function createCourseBuilderMachine(deps: CourseBuilderDeps) {
                 {
                   target: '#savingTargeting',
                   guard: { type: 'failedInSavingTargeting' },
-                  actions: [
-                    { type: 'clearError' }
-                  ]
-                },
-                {
-                  target: '#generatingOutline',
-                  guard: { type: 'failedInGeneratingOutline' },
-                  actions: [
-                    { type: 'clearError' }
-                  ]
-                },
-                {
-                  target: '#generatingLessons',
-                  guard: { type: 'failedInGeneratingLessons' },
                   actions: [
                     { type: 'clearError' }
                   ]

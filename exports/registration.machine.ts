@@ -72,7 +72,6 @@ export type RegistrationEvent =
   | { type: 'PLAN_SELECTED'; planId: string }
   | { type: 'RETRY' }
   | { type: 'EMAIL_EDIT_REQUESTED' }
-  | { type: 'PAYMENT_RETRIED' }
   | { type: 'xstate.done.actor.register'; output: RegisterOutput }
   | { type: 'xstate.error.actor.register'; error: RpcError }
   | { type: 'xstate.done.actor.verifyEmail'; output: VerifyEmailOutput }
@@ -218,12 +217,6 @@ export function createRegistrationMachine(deps: RegistrationDeps) {
           throw new Error(`guard paymentMade: unexpected event ${event.type}`);
         }
         return nonempty(event.output.paymentId);
-      },
-      paymentDeclined: ({ event }) => {
-        if (!isEvent(event, ['xstate.error.actor.checkout'])) {
-          throw new Error(`guard paymentDeclined: unexpected event ${event.type}`);
-        }
-        return equals(event.error.code, 'failed_precondition');
       },
       failedInRegistering: ({ context }) => equals(context.failedStep, 'registering'),
       failedInVerifyingEmail: ({ context }) => equals(context.failedStep, 'verifyingEmail'),
@@ -823,13 +816,6 @@ export function createRegistrationMachine(deps: RegistrationDeps) {
             ],
             onError: [
               {
-                target: '#payment_declined',
-                guard: { type: 'paymentDeclined' },
-                actions: [
-                  { type: 'payingForPlanFailed' }
-                ]
-              },
-              {
                 target: '#network_error',
                 actions: [
                   { type: 'payingForPlanFailed' }
@@ -1104,65 +1090,6 @@ export function createRegistrationMachine(deps: RegistrationDeps) {
               RESEND_CODE_REQUESTED: [
                 {
                   target: '#resendingCode',
-                  actions: [
-                    { type: 'clearError' }
-                  ]
-                }
-              ]
-            }
-          },
-          payment_declined: {
-            id: 'payment_declined',
-            description: 'The payment was declined; retry or pick another plan.',
-            tags: ['failure'],
-            entry: [
-              {
-                type: 'track',
-                params: {
-                  event: 'STATE_ENTERED',
-                  properties: { flow: 'registration', state: 'payment_declined' },
-                  include: []
-                }
-              },
-              {
-                type: 'track',
-                params: {
-                  event: 'FLOW_FAILED',
-                  properties: { flow: 'registration', state: 'payment_declined' },
-                  include: []
-                }
-              }
-            ],
-            exit: [
-              {
-                type: 'track',
-                params: {
-                  event: 'STATE_EXITED',
-                  properties: { flow: 'registration', state: 'payment_declined' },
-                  include: []
-                }
-              }
-            ],
-            on: {
-              PLAN_SELECTED: [
-                {
-                  target: '#complete',
-                  guard: { type: 'freePlan' },
-                  actions: [
-                    { type: 'setPlan' }
-                  ]
-                },
-                {
-                  target: '#payingForPlan',
-                  guard: { type: 'paidPlan' },
-                  actions: [
-                    { type: 'setPlan' }
-                  ]
-                }
-              ],
-              PAYMENT_RETRIED: [
-                {
-                  target: '#payingForPlan',
                   actions: [
                     { type: 'clearError' }
                   ]

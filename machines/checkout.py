@@ -18,7 +18,9 @@ resubmits with the same key.
 Output: ``{"paymentId": ...}``, what registration (running checkout as a child)
 reads to tell a paid plan from a checkout left without paying. Leaving checkout
 clears ``paymentId``: a payment that needed 3-D Secure, or was declined, and
-was then abandoned must not look paid.
+was then abandoned must not look paid. A decline is not sent to the parent:
+the user retries here, where the fresh idempotency key comes in, and
+registration has nothing to do until checkout ends.
 
 Added to FLOWS.md: PAYMENT_METHOD_ENTERED is also accepted in
 ``failure.payment_declined`` (changing the card from the error screen), and

@@ -10,19 +10,24 @@ publishes the course.
     reviewingOutline --OUTLINE_APPROVED--> generatingLessons --> editor --PREVIEW_OPENED-->
     preview --PUBLISH_REQUESTED--> publishing --> published
 
-The two generating steps run the ``generation`` flow as a child; the child's
-output (its job id) lands in ``outlineJobId`` / ``lessonJobId``. The wizard's
-own output, once it ends, is the ``courseId``. BACK never clears what the
-author entered. COURSE_BUILDER_CANCELLED leaves the wizard from any step.
+The two generating steps run the ``generation`` flow as a child. While it runs,
+the author talks to the child (its screen, its RETRY after a network error, its
+GENERATION_CANCELLED); this flow hears from it when it ends and when its job
+fails. A finished child's job id lands in ``outlineJobId`` / ``lessonJobId``.
+The wizard's own output, once it ends, is the ``courseId``. BACK never clears
+what the author entered. COURSE_BUILDER_CANCELLED leaves the wizard from any
+step.
 
 Failures, and how the author gets out of each:
 
-- ``failure.network_error`` (any call or generation that could not complete):
-  RETRY repeats the step that failed, recorded in ``failedStep``.
+- ``failure.network_error`` (any call that could not complete, or a generation
+  child that crashed): RETRY repeats the step that failed, recorded in
+  ``failedStep``.
 - ``failure.validation_error`` (CreateCourse answered ``invalid_argument``):
   EDIT goes back to basics with everything kept.
-- ``failure.generation_failed`` (the generation child failed, tracked as
-  AI_GENERATION_FAILED): RETRY with a fresh ``generationKey`` regenerates.
+- ``failure.generation_failed`` (the generation child's job failed: the child
+  sends AI_GENERATION_FAILED, and this flow tracks it too): RETRY with a fresh
+  ``generationKey`` regenerates.
 - ``failure.permission_denied`` (the session expired): SIGNED_IN_AGAIN repeats
   the step that failed.
 
@@ -37,11 +42,19 @@ Added to FLOWS.md:
   (AUDIENCES_CONFIRMED, OUTLINE_REGENERATION_REQUESTED, OUTLINE_APPROVED, and
   RETRY out of ``generation_failed``) carry a fresh one, so a regeneration is
   a new job while a RETRY after a network error resumes the same one;
-- the generation child's failure is its error outcome with Connect code
-  ``aborted``; ``permission_denied`` lands in permission_denied, any other code
-  in network_error. Only CreateCourse carries form input, so only its
-  ``invalid_argument`` is a validation error; the other calls send ids the
-  server issued;
+- the generation child tells this flow that its job failed by sending
+  AI_GENERATION_FAILED (XState ``sendParent``), handled in generatingOutline and
+  generatingLessons; the child waits in its own generation_failed, and leaving
+  the generating step stops it. The child never ends in error on its own, so its
+  error outcome (a crashed child machine) lands in network_error, whatever the
+  error. Only CreateCourse carries form input, so only its ``invalid_argument``
+  is a validation error; the other calls send ids the server issued;
+- a generation the author cancelled ends the child with ``outcome``
+  ``"cancelled"``: a cancelled outline goes back to reviewingOutline when an
+  outline already exists (a regeneration was cancelled: the previous outline
+  stands), else to selectingAudiences, the step that started it; cancelled
+  lessons go back to reviewingOutline, where OUTLINE_APPROVED starts them
+  again;
 - once the course exists (BACK from selectingSmes), BASICS_SUBMITTED goes on to
   selectingSmes without creating a second course. The proto has no
   UpdateCourse, so title edits after creation stay in the flow's context;
@@ -156,7 +169,9 @@ smes_chosen = guard("smesChosen", count_at_least(ctx("selectedSmeIds"), 1))
 audiences_chosen = guard("audiencesChosen", count_at_least(ctx("selectedAudienceIds"), 1))
 invalid = guard("invalidArgument", is_code("invalid_argument"))
 denied = guard("permissionDenied", is_code("permission_denied"))
-generation_aborted = guard("generationAborted", is_code("aborted"))
+generation_cancelled = guard("generationCancelled", eq(output("outcome"), "cancelled"))
+outline_known = guard("outlineKnown", nonempty(ctx("outlineJobId")))
+no_outline_yet = guard("noOutlineYet", not_(nonempty(ctx("outlineJobId"))))
 new_key_given = guard("newGenerationKeyGiven", nonempty(ev("generationKey")))
 
 
@@ -201,9 +216,21 @@ targeting_failed = _failed("savingTargeting")
 outline_failed = _failed("generatingOutline")
 lessons_failed = _failed("generatingLessons")
 publishing_failed = _failed("publishing")
+outline_generation_failed = assign(
+    "outlineGenerationFailed", error="generation_failed", failedStep="generatingOutline"
+)
+lessons_generation_failed = assign(
+    "lessonsGenerationFailed", error="generation_failed", failedStep="generatingLessons"
+)
 
-GENERATION_OUTPUTS = [{"jobId": "job_1"}]
-GENERATION_ERRORS = ["aborted", "permission_denied", "unavailable"]
+GENERATION_OUTPUTS = [
+    {"jobId": "job_1", "outcome": "succeeded"},
+    {"jobId": "job_1", "outcome": "cancelled"},
+]
+# The generation child never ends in error on its own (a failed job waits in its
+# generation_failed and tells this flow with AI_GENERATION_FAILED): an error outcome means
+# its machine crashed, whatever the error is.
+GENERATION_ERRORS = ["unknown"]
 
 
 class CourseBuilder(Flow):
@@ -338,12 +365,13 @@ class CourseBuilder(Flow):
 
     # outline and lessons
     outline_done = Event(
-        generatingOutline.to(reviewingOutline, on=set_outline_job), id=on_done("generateOutline")
+        generatingOutline.to(reviewingOutline, cond=[generation_cancelled, outline_known])
+        | generatingOutline.to(selectingAudiences, cond=[generation_cancelled, no_outline_yet])
+        | generatingOutline.to(reviewingOutline, on=set_outline_job),
+        id=on_done("generateOutline"),
     )
     outline_error = Event(
-        generatingOutline.to(failure.generation_failed, cond=generation_aborted, on=outline_failed)
-        | generatingOutline.to(failure.permission_denied, cond=denied, on=outline_failed)
-        | generatingOutline.to(failure.network_error, on=outline_failed),
+        generatingOutline.to(failure.network_error, on=outline_failed),
         id=on_error("generateOutline"),
     )
     OUTLINE_APPROVED = reviewingOutline.to(generatingLessons, on=set_generation_key)
@@ -351,14 +379,19 @@ class CourseBuilder(Flow):
         generatingOutline, on=set_generation_key
     )
     lessons_done = Event(
-        generatingLessons.to(editor, on=set_lesson_job), id=on_done("generateLessons")
+        generatingLessons.to(reviewingOutline, cond=generation_cancelled)
+        | generatingLessons.to(editor, on=set_lesson_job),
+        id=on_done("generateLessons"),
     )
     lessons_error = Event(
-        generatingLessons.to(failure.generation_failed, cond=generation_aborted, on=lessons_failed)
-        | generatingLessons.to(failure.permission_denied, cond=denied, on=lessons_failed)
-        | generatingLessons.to(failure.network_error, on=lessons_failed),
+        generatingLessons.to(failure.network_error, on=lessons_failed),
         id=on_error("generateLessons"),
     )
+    # Sent by the generation child when its job failed (it waits for a RETRY there; this
+    # flow takes over, which stops the child).
+    AI_GENERATION_FAILED = generatingOutline.to(
+        failure.generation_failed, on=outline_generation_failed
+    ) | generatingLessons.to(failure.generation_failed, on=lessons_generation_failed)
 
     # editor, preview, publishing
     PREVIEW_OPENED = editor.to(preview)
@@ -394,8 +427,6 @@ class CourseBuilder(Flow):
     SIGNED_IN_AGAIN = (
         failure.permission_denied.to(creatingCourse, cond=failed_creating, on=clear_error)
         | failure.permission_denied.to(savingTargeting, cond=failed_targeting, on=clear_error)
-        | failure.permission_denied.to(generatingOutline, cond=failed_outline, on=clear_error)
-        | failure.permission_denied.to(generatingLessons, cond=failed_lessons, on=clear_error)
         | failure.permission_denied.to(publishing, cond=failed_publishing, on=clear_error)
     )
     EDIT = failure.validation_error.to(basics, on=clear_error)

@@ -9,6 +9,7 @@ or stops in a failure state the user can recover from.
     enqueuing --done--> waiting --POLL_INTERVAL--> polling --running--> waiting
                                                       |--succeeded--> succeeded
                                                       |--failed--> failure.generation_failed
+                                                      |            (tells the parent)
                                                       '--budget spent--> failure.timed_out
     any step --GENERATION_CANCELLED--> cancelling --done--> cancelled
 
@@ -24,9 +25,11 @@ Recovery:
   call that failed (``failedStep``: enqueuing or polling) with the same job and
   idempotency key.
 - ``failure.generation_failed`` (tracked as AI_GENERATION_FAILED): the job
-  itself failed. RETRY with a fresh ``idempotencyKey`` (made by the frontend;
-  the machine stays pure) enqueues a new job; the same key would return the
-  failed job again.
+  itself failed. Entering it sends AI_GENERATION_FAILED to the parent flow, if
+  there is one: the course builder then shows its own generation_failed screen
+  (which stops this child) and regenerates from there. Run standalone, RETRY
+  with a fresh ``idempotencyKey`` (made by the frontend; the machine stays
+  pure) enqueues a new job; the same key would return the failed job again.
 - ``failure.timed_out``: the poll budget (3 polls) is spent while the job still
   runs. RETRY resumes polling the same job with the counter reset.
 - ``failure.cancel_failed``: CancelGeneration failed. RETRY cancels again.
@@ -48,10 +51,17 @@ Added to FLOWS.md:
   default telemetry sends FLOW_ABANDONED on entering each abandoned state, so
   a cancel through ``cancelling`` reports it twice (and FLOW_FAILED too on the
   way through ``cancel_failed``).
-- The flow's output is ``{"jobId": ...}``: when the flow ends (succeeded, or
-  cancelled), a parent running it as a child receives it in
-  ``xstate.done.actor.<id>``; the course builder records it as
-  ``outlineJobId`` / ``lessonJobId``.
+- The flow's output is ``{"jobId": ..., "outcome": ...}``: when the flow ends, a
+  parent running it as a child receives it in ``xstate.done.actor.<id>``.
+  ``outcome`` (a context field, ``""`` while the flow runs) is set on the way
+  into each final state: ``"succeeded"`` or ``"cancelled"``, so that a parent
+  tells a cancelled run from a finished one. The course builder records a
+  succeeded run's job as ``outlineJobId`` / ``lessonJobId``.
+- A failed job is not an error outcome: an XState machine only ends in error
+  when it crashes, and this flow waits in generation_failed for a RETRY. So it
+  tells its parent with ``send_parent("AI_GENERATION_FAILED")`` (XState
+  ``sendParent``; the exported machine sends only when it has a parent, since
+  XState throws otherwise).
 """
 
 from __future__ import annotations
@@ -84,6 +94,7 @@ from flowcheck.declare import (
     on_error,
     output,
     rpc,
+    send_parent,
     success,
     tag,
     track,
@@ -93,6 +104,7 @@ POLL_BUDGET = 3
 """How many polls may report ``running`` before the flow gives up with ``timed_out``."""
 
 FailedStep = Literal["", "enqueuing", "polling"]
+Outcome = Literal["", "succeeded", "cancelled"]
 
 
 class GenerationContext(BaseModel):
@@ -102,6 +114,7 @@ class GenerationContext(BaseModel):
     jobId: str = ""
     polls: int = 0
     failedStep: FailedStep = ""
+    outcome: Outcome = ""
     error: str | None = None
 
 
@@ -133,13 +146,15 @@ resume_polling = assign("resumePolling", polls=0, error=None)
 new_job = assign(
     "startNewJob", idempotencyKey=ev("idempotencyKey"), jobId="", polls=0, error=None
 )
+mark_succeeded = assign("markSucceeded", outcome="succeeded")
+mark_cancelled = assign("markCancelled", outcome="cancelled")
 
 
 class Generation(Flow):
     flow_id = "generation"
     Context = GenerationContext
     payloads = {"RETRY": Retry}  # noqa: RUF012
-    output = {"jobId": ctx("jobId")}  # noqa: RUF012
+    output = {"jobId": ctx("jobId"), "outcome": ctx("outcome")}  # noqa: RUF012
 
     enqueuing = invoking(
         rpc(
@@ -195,6 +210,7 @@ class Generation(Flow):
     failure.generation_failed.enter.add(
         track("AI_GENERATION_FAILED", include=["courseId", "kind", "jobId", "error"])
     )
+    failure.generation_failed.enter.add(send_parent("AI_GENERATION_FAILED"))
 
     start_done = Event(enqueuing.to(waiting, on=set_job), id=on_done("startGeneration"))
     start_error = Event(
@@ -202,7 +218,7 @@ class Generation(Flow):
     )
     poll_interval = Event(waiting.to(polling), id=after("POLL_INTERVAL"))
     poll_done = Event(
-        polling.to(succeeded, cond=job_succeeded)
+        polling.to(succeeded, cond=job_succeeded, on=mark_succeeded)
         | polling.to(failure.generation_failed, cond=job_failed, on=set_failure_reason)
         | polling.to(waiting, cond=poll_again, on=count_poll)
         | polling.to(failure.timed_out, on=count_poll),
@@ -211,7 +227,9 @@ class Generation(Flow):
     poll_error = Event(
         polling.to(failure.network_error, on=poll_failed), id=on_error("getGenerationJob")
     )
-    cancel_done = Event(cancelling.to(cancelled), id=on_done("cancelGeneration"))
+    cancel_done = Event(
+        cancelling.to(cancelled, on=mark_cancelled), id=on_done("cancelGeneration")
+    )
     cancel_error = Event(
         cancelling.to(failure.cancel_failed, on=cancel_failed), id=on_error("cancelGeneration")
     )
@@ -223,9 +241,9 @@ class Generation(Flow):
         | failure.cancel_failed.to(cancelling, on=clear_error)
     )
     GENERATION_CANCELLED = (
-        enqueuing.to(cancelled)
+        enqueuing.to(cancelled, on=mark_cancelled)
         | waiting.to(cancelling)
         | polling.to(cancelling)
         | failure.to(cancelling, cond=job_known)
-        | failure.to(cancelled)
+        | failure.to(cancelled, on=mark_cancelled)
     )

@@ -25,15 +25,26 @@ Failures, and how the user gets out of each:
   RESEND_CODE_REQUESTED;
 - ``failure.network_error`` (any other error of any call): RETRY repeats the
   call that failed, recorded in ``failedStep``;
-- ``failure.payment_declined`` (the checkout child ended with an error, Connect
-  code ``failed_precondition`` as in checkout): PAYMENT_RETRIED runs checkout
-  again; PLAN_SELECTED picks another plan (a free one completes).
+- a declined payment is handled inside the checkout child: the user sees
+  checkout's ``failure.payment_declined`` and retries there (PAYMENT_RETRIED or
+  PAYMENT_METHOD_CHANGED, with the fresh idempotency key only checkout's screen
+  can supply), or leaves checkout (CHECKOUT_CANCELLED) and is back at
+  planSelection to pick another plan. Registration stays in payingForPlan
+  meanwhile; the frontend renders the child's state there.
 
 Added to FLOWS.md:
 
 - ``payingForPlan``: the state that runs the checkout child; if checkout ends
   without a payment (the user cancelled it, so its output's ``paymentId`` is
-  empty), the user is back at planSelection;
+  empty), the user is back at planSelection. Checkout never ends in error on its
+  own (a decline waits in checkout for a retry), so its error outcome (a crashed
+  child machine) lands in network_error, whatever the error; RETRY runs checkout
+  again;
+- FLOWS.md's registration ``payment_declined`` is checkout's: registration has
+  no decline state of its own. A registration-level one would need checkout to
+  tell it (``send_parent``), and leaving payingForPlan for it would stop the
+  checkout child, losing the retry with a fresh key that checkout offers; so
+  checkout tells its parent nothing;
 - context ``userId`` (from Register, sent with the later calls), ``planId`` and
   ``failedStep``;
 - free plans are listed in ``FREE_PLANS``; PLAN_SELECTED with an empty plan id
@@ -145,7 +156,6 @@ payment_made = guard("paymentMade", nonempty(output("paymentId")))
 email_taken = guard("emailTaken", is_code("already_exists"))
 code_invalid = guard("codeInvalid", is_code("invalid_argument"))
 code_expired = guard("codeExpired", is_code("failed_precondition"))
-payment_declined = guard("paymentDeclined", is_code("failed_precondition"))
 
 
 def _failed_in(step_name: str) -> Callable[..., Any]:
@@ -243,7 +253,8 @@ class Registration(Flow):
             "checkout",
             input={"planId": ctx("planId")},
             outputs=[{"paymentId": "pay_1"}, {"paymentId": ""}],
-            errors=["failed_precondition", "unavailable"],
+            # Checkout never ends in error on its own: an error means its machine crashed.
+            errors=["unknown"],
         ),
         description="Paying for the plan in the checkout flow.",
     )
@@ -254,7 +265,6 @@ class Registration(Flow):
         email_taken = failure("An account with this email exists; change the email.")
         code_invalid = failure("The code is wrong; enter it again.")
         code_expired = failure("The code expired; ask for a new one.")
-        payment_declined = failure("The payment was declined; retry or pick another plan.")
 
     complete.enter.add(track("REGISTRATION_COMPLETED", include=["userId", "planId"]))
 
@@ -308,19 +318,14 @@ class Registration(Flow):
     PLAN_SELECTED = (
         planSelection.to(complete, cond=free_plan, on=set_plan)
         | planSelection.to(payingForPlan, cond=paid_plan, on=set_plan)
-        | failure.payment_declined.to(complete, cond=free_plan, on=set_plan)
-        | failure.payment_declined.to(payingForPlan, cond=paid_plan, on=set_plan)
     )
     checkout_done = Event(
         payingForPlan.to(complete, cond=payment_made) | payingForPlan.to(planSelection),
         id=on_done("checkout"),
     )
     checkout_error = Event(
-        payingForPlan.to(failure.payment_declined, cond=payment_declined, on=payment_failed)
-        | payingForPlan.to(failure.network_error, on=payment_failed),
-        id=on_error("checkout"),
+        payingForPlan.to(failure.network_error, on=payment_failed), id=on_error("checkout")
     )
-    PAYMENT_RETRIED = failure.payment_declined.to(payingForPlan, on=clear_error)
 
     # recovery from network errors
     RETRY = (

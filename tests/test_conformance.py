@@ -7,8 +7,8 @@ each extended by a few random events, plus seeded random walks with invoke
 outcomes and payloads. ``conformance/run.mjs`` replays them through xstate's
 pure API in one Node process per test session; after every step the state
 value, the context, the status, the machine's output once it is done and the
-ordered track/custom actions (with their params and the properties a track
-sends) must be identical.
+ordered track/custom/sendParent actions (with their params, the properties a
+track sends, the event sent to the parent) must be identical.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from flow_events import FLOWS, candidates
 
-from flowcheck.chart.model import Chart, Custom, Track, Transition
+from flowcheck.chart.model import Chart, Custom, SendParent, Track, Transition, action_name
 from flowcheck.formats.xstate import build_manifest, export_config, import_config
 from flowcheck.semantics import Snapshot, Stepper
 from flowcheck.semantics import stepper as stepper_module
@@ -160,6 +160,8 @@ def _action_record(e: Executed) -> dict[str, Any] | None:
         }
     if isinstance(a, Custom):
         return {"type": a.name, "params": dict(a.params)}
+    if isinstance(a, SendParent):
+        return {"type": action_name(a), "params": {"event": a.event}}
     return None
 
 
@@ -287,6 +289,34 @@ def test_every_flow_ends_with_its_declared_output_in_xstate(
         assert all(list(end["output"]) == keys for end in ends), name
 
 
+def test_a_send_to_the_parent_is_compared_in_its_place_among_the_actions(
+    replayed: dict[str, tuple[Subject, list[list[dict[str, Any]]]]],
+) -> None:
+    # generation tells its parent when its job failed: XState must report the send, after
+    # the entry telemetry of failure.generation_failed, as the Stepper does.
+    _, actual = replayed["generation"]
+    sends = [
+        step["actions"] for trace in actual for step in trace
+        if any(a["type"] == "notifyParentAiGenerationFailed" for a in step.get("actions", []))
+    ]
+    assert sends, "no trace of generation reaches failure.generation_failed"
+    for actions in sends:
+        assert actions[-1] == {
+            "type": "notifyParentAiGenerationFailed", "params": {"event": "AI_GENERATION_FAILED"}
+        }
+        assert actions[-2]["params"]["event"] == "AI_GENERATION_FAILED"  # the track before it
+
+
+def _sends_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    run_actions = Stepper._run_actions
+
+    def patched(self: Stepper, actions: Any, *args: Any) -> Any:
+        kept = tuple(a for a in actions if not isinstance(a, SendParent))
+        return run_actions(self, kept, *args)
+
+    monkeypatch.setattr(Stepper, "_run_actions", patched)
+
+
 def _reenter_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
     compile_transition = Stepper._compile_transition
 
@@ -320,8 +350,8 @@ def _exit_order_reversed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     "mutation",
-    [_reenter_ignored, _document_order_ignored, _exit_order_reversed],
-    ids=["reenter-ignored", "document-order-ignored", "exit-order-reversed"],
+    [_reenter_ignored, _document_order_ignored, _exit_order_reversed, _sends_dropped],
+    ids=["reenter-ignored", "document-order-ignored", "exit-order-reversed", "sends-dropped"],
 )
 def test_a_deliberate_semantic_change_to_the_stepper_is_caught(
     replayed: dict[str, tuple[Subject, list[list[dict[str, Any]]]]],

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from statemachine import Event
 
 from flowcheck.chart.model import Guard
 from flowcheck.declare import ctx, eq, output
@@ -235,7 +236,7 @@ def test_a_parent_reading_a_key_the_child_does_not_output_is_reported_at_the_out
     assert finding.line == _generation_output_line()
     assert finding.event == "xstate.done.actor.generateOutline"
     assert "reads event.output.outlineId in assign 'setOutline'" in finding.message
-    assert "outputs only jobId" in finding.message
+    assert "outputs only jobId, outcome" in finding.message
     invoke_line = _line(FIXTURES / "contract_child_output_key.py", '"generateOutline",')
     assert f"(tests/fixtures/contract_child_output_key.py:{invoke_line})" in finding.message
 
@@ -252,7 +253,9 @@ def test_a_child_flow_without_output_is_reported_at_the_child_class() -> None:
 
 
 def test_an_example_output_key_the_child_never_outputs_is_reported() -> None:
-    subject = _course_builder_with(outputs=({"jobId": "job_1", "status": "succeeded"},))
+    subject = _course_builder_with(
+        outputs=({"jobId": "job_1", "outcome": "succeeded", "status": "succeeded"},)
+    )
     findings = contract.check(subject)
     assert len(findings) == 1, [f.message for f in findings]
     assert findings[0].file == "machines/generation.py"
@@ -263,9 +266,46 @@ def test_an_example_output_key_the_child_never_outputs_is_reported() -> None:
 
 
 def test_an_example_output_missing_a_key_the_child_always_outputs_is_reported() -> None:
-    findings = contract.check(_course_builder_with(outputs=({},)))
+    findings = contract.check(_course_builder_with(outputs=({"outcome": "cancelled"},)))
     assert len(findings) == 1, [f.message for f in findings]
     assert "example output without 'jobId'" in findings[0].message
+
+
+def test_an_event_the_child_sends_its_parent_and_the_parent_ignores_is_reported() -> None:
+    finding = _only("contract_unhandled_send_parent")
+    assert finding.file == "machines/generation.py"
+    assert finding.line == _line(GENERATION, '.add(send_parent("AI_GENERATION_FAILED"))')
+    assert finding.event == "AI_GENERATION_FAILED"
+    invoke_line = _line(FIXTURES / "contract_unhandled_send_parent.py", '"generateOutline",')
+    assert finding.message.startswith(
+        "contract_unhandled_send_parent: invoke 'generateOutline' of state 'generating' "
+        f"(tests/fixtures/contract_unhandled_send_parent.py:{invoke_line})"
+    )
+    assert "sends AI_GENERATION_FAILED to its parent" in finding.message
+    assert "neither 'generating' nor a state around it handles" in finding.message
+
+
+def test_an_event_the_child_sends_may_be_handled_by_an_ancestor_of_the_invoking_state() -> None:
+    from flowcheck.declare import Flow, State, child_flow, invoking, on_done, on_error, read_chart
+
+    class Wrapped(Flow):
+        flow_id = "wrapped"
+
+        class working(State.Compound, initial=True):
+            generating = invoking(
+                child_flow("generateOutline", "generation",
+                           outputs=[{"jobId": "job_1", "outcome": "succeeded"}]),
+                initial=True,
+            )
+        done = State(final=True)
+        given_up = State(final=True)
+
+        finished = Event(working.generating.to(done), id=on_done("generateOutline"))
+        crashed = Event(working.generating.to(given_up), id=on_error("generateOutline"))
+        AI_GENERATION_FAILED = working.to(given_up)
+
+    subject = Subject(chart=read_chart(Wrapped), settings=SETTINGS)
+    assert contract.check(subject) == []
 
 
 def test_an_input_key_that_is_no_context_field_of_the_child_is_reported_at_its_context() -> None:

@@ -268,18 +268,41 @@ def test_the_machine_output_is_in_the_config_the_manifest_and_the_module(
 ) -> None:
     files = export_files(machines["generation"].chart, "generation")
     config = json.loads(files["generation.json"])
-    assert config["output"] == {"jobId": {"ref": "context.jobId"}}
+    assert config["output"] == {
+        "jobId": {"ref": "context.jobId"}, "outcome": {"ref": "context.outcome"},
+    }
     manifest = json.loads(files["generation.manifest.json"])
     assert manifest["output"] == {
         "jobId": {
             "type": "string", "nullable": False, "enum": [], "expr": {"ref": "context.jobId"},
         },
+        "outcome": {
+            "type": "string", "nullable": False, "enum": ["", "succeeded", "cancelled"],
+            "expr": {"ref": "context.outcome"},
+        },
     }
     module = files["generation.machine.ts"]
-    assert "export interface GenerationOutput {\n  jobId: string;\n}" in module
+    assert "export interface GenerationOutput {\n  jobId: string;\n" \
+        "  outcome: '' | 'cancelled' | 'succeeded';\n}" in module
     assert "      output: GenerationOutput;\n" in module
     assert "    output: ({ context }: { context: GenerationContext }) => " \
-        "({ jobId: context.jobId }),\n" in module
+        "({ jobId: context.jobId, outcome: context.outcome }),\n" in module
+
+
+def test_a_send_to_the_parent_is_exported_as_a_named_action_with_its_event(
+    machines: dict[str, Machine],
+) -> None:
+    files = export_files(machines["generation"].chart, "generation")
+    config = json.loads(files["generation.json"])
+    failed = config["states"]["failure"]["states"]["generation_failed"]
+    assert failed["entry"][-1] == {"type": "notifyParentAiGenerationFailed"}
+    manifest = json.loads(files["generation.manifest.json"])
+    assert manifest["actions"]["notifyParentAiGenerationFailed"] == {
+        "kind": "sendParent", "event": "AI_GENERATION_FAILED",
+    }
+    module = files["generation.machine.ts"]
+    assert "import { assign, enqueueActions, fromPromise, setup } from 'xstate';" in module
+    assert "if (self._parent) enqueue.sendParent({ type: 'AI_GENERATION_FAILED' });" in module
 
 
 def test_a_flow_without_output_exports_none() -> None:

@@ -175,3 +175,22 @@ def test_module_docstring_names_the_flow_and_what_was_added(
     doc = " ".join((sys.modules[machine.cls.__module__].__doc__ or "").split())
     assert f"(XState id ``{machine.chart.id}``)" in doc
     assert "Added to FLOWS.md" in doc
+
+
+def test_the_generation_machine_records_the_failed_job_it_tells_its_parent(
+    machines: dict[str, Machine],
+) -> None:
+    machine = machines["generation"].cls()
+    machine.send("xstate.done.actor.startGeneration", output={"jobId": "job_1"})
+    machine.send("after.POLL_INTERVAL")
+    running = {"jobId": "job_1", "status": "running"}
+    machine.send("xstate.done.actor.getGenerationJob", output=running)
+    assert machine.sent_to_parent == []
+    machine.send("after.POLL_INTERVAL")
+    machine.send(
+        "xstate.done.actor.getGenerationJob",
+        output={"jobId": "job_1", "status": "failed", "failureReason": "model_overloaded"},
+    )
+    assert machine.sent_to_parent == ["AI_GENERATION_FAILED"]
+    machine.send("RETRY", idempotencyKey="gen-2")  # standalone, the flow goes on by itself
+    assert [s.id for s in machine.configuration] == ["enqueuing"]

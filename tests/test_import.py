@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flow_events import FLOWS
 
-from flowcheck.chart.model import Custom, Guard
+from flowcheck.chart.model import Custom, Guard, SendParent
 from flowcheck.cli import main
 from flowcheck.errors import ImportFormatError
 from flowcheck.formats.xstate import export_files, import_config
@@ -45,6 +45,15 @@ def test_exporting_an_imported_export_gives_the_same_bytes(
     chart, report = import_config(tmp_path / f"{name}.json")
     assert report.opaque == []
     assert export_files(chart, name) == files
+
+
+def test_a_send_to_the_parent_is_read_back_from_the_manifest(
+    machines: dict[str, Machine], tmp_path: Path
+) -> None:
+    for file_name, text in export_files(machines["generation"].chart, "generation").items():
+        (tmp_path / file_name).write_text(text, encoding="utf-8")
+    chart, _ = import_config(tmp_path / "generation.json")
+    assert chart.state("generation_failed").entry[-1] == SendParent(event="AI_GENERATION_FAILED")
 
 
 def test_without_a_manifest_guards_and_actions_are_opaque_and_reported(

@@ -87,6 +87,7 @@ def test_course_builder_chart(machines: dict[str, Machine]) -> None:
         "AUDIENCE_SELECTED", "AUDIENCE_DESELECTED", "AUDIENCES_CONFIRMED",
         "OUTLINE_APPROVED", "OUTLINE_REGENERATION_REQUESTED",
         "PREVIEW_OPENED", "PREVIEW_CLOSED", "PUBLISH_REQUESTED",
+        "AI_GENERATION_FAILED",
         "BACK", "RETRY", "EDIT", "SIGNED_IN_AGAIN", "COURSE_BUILDER_CANCELLED",
     }
     assert chart.tagged(FAILURE) == [
@@ -129,16 +130,15 @@ def test_registration_chart(machines: dict[str, Machine]) -> None:
         "account", "registering", "emailVerification", "verifyingEmail", "resendingCode",
         "profile", "savingProfile", "planSelection", "payingForPlan", "complete",
         "failure", "network_error", "email_taken", "code_invalid", "code_expired",
-        "payment_declined",
     ]
     assert {e.name for e in chart.events} == {
         "EMAIL_CHANGED", "PASSWORD_CHANGED", "ACCOUNT_SUBMITTED", "EMAIL_EDIT_REQUESTED",
         "CODE_ENTERED", "CODE_SUBMITTED", "RESEND_CODE_REQUESTED",
         "NAME_CHANGED", "ORGANIZATION_CHANGED", "PROFILE_SUBMITTED",
-        "PLAN_SELECTED", "PAYMENT_RETRIED", "RETRY",
+        "PLAN_SELECTED", "RETRY",
     }
     assert chart.tagged(FAILURE) == [
-        "network_error", "email_taken", "code_invalid", "code_expired", "payment_declined",
+        "network_error", "email_taken", "code_invalid", "code_expired",
     ]
     assert chart.tagged(SUCCESS) == ["complete"]
     assert _invokes(machines["registration"]) == {
@@ -318,7 +318,7 @@ def test_every_shipped_flow_declares_its_output_from_the_context(
     assert outputs == {
         "checkout": {"paymentId": "context.paymentId"},
         "course_builder": {"courseId": "context.courseId"},
-        "generation": {"jobId": "context.jobId"},
+        "generation": {"jobId": "context.jobId", "outcome": "context.outcome"},
         "registration": {"userId": "context.userId", "planId": "context.planId"},
     }
 

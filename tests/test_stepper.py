@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from flowcheck.chart.model import Assign, Custom, Raise, Track
+from flowcheck.chart.model import Assign, Custom, Raise, SendParent, Track
 from flowcheck.declare import (
     Flow,
     HistoryState,
@@ -425,9 +425,8 @@ def test_course_builder_targeting_failures_retry_saving(
 
 def test_course_builder_outline_generation_failure_regenerates(course: Run) -> None:
     _to_generating_outline(course)
-    assert course.send(error("generateOutline"), error={"code": "aborted"}) == [
-        "failure", "generation_failed",
-    ]
+    # the generation child sends AI_GENERATION_FAILED when its job failed
+    assert course.send("AI_GENERATION_FAILED") == ["failure", "generation_failed"]
     assert course.tracked("AI_GENERATION_FAILED") == [
         {"courseId": "course_1", "failedStep": "generatingOutline"}
     ]
@@ -438,25 +437,52 @@ def test_course_builder_outline_generation_failure_regenerates(course: Run) -> N
 
 def test_course_builder_lesson_generation_failure_regenerates_lessons(course: Run) -> None:
     _to_generating_lessons(course)
-    course.send(error("generateLessons"), error={"code": "aborted"})
+    course.send("AI_GENERATION_FAILED")
     assert course.config == ["failure", "generation_failed"]
+    assert course.context["failedStep"] == "generatingLessons"
     assert course.send("RETRY", generationKey="gen-2") == ["generatingLessons"]
 
 
-@pytest.mark.parametrize(
-    ("code", "failure_state", "recovery"),
-    [("unavailable", "network_error", "RETRY"),
-     ("permission_denied", "permission_denied", "SIGNED_IN_AGAIN")],
-)
-def test_course_builder_generation_errors_return_to_the_generating_step(
-    course: Run, code: str, failure_state: str, recovery: str
+@pytest.mark.parametrize("code", ["unknown", "permission_denied"])
+def test_course_builder_a_crashed_generation_child_is_a_network_error_retried_with_its_key(
+    course: Run, code: str
 ) -> None:
     _to_generating_lessons(course)
     assert course.send(error("generateLessons"), error={"code": code}) == [
-        "failure", failure_state,
+        "failure", "network_error",
     ]
-    assert course.send(recovery) == ["generatingLessons"]
+    assert course.send("RETRY") == ["generatingLessons"]
     assert course.context["generationKey"] == "gen-3"  # same job resumes
+
+
+def test_course_builder_a_cancelled_first_outline_goes_back_to_the_audiences(
+    course: Run,
+) -> None:
+    _to_generating_outline(course)
+    assert course.send(
+        done("generateOutline"), output={"jobId": "job_1", "outcome": "cancelled"}
+    ) == ["selectingAudiences"]
+    assert course.context["outlineJobId"] == ""
+
+
+def test_course_builder_a_cancelled_regeneration_keeps_the_previous_outline(
+    course: Run,
+) -> None:
+    _to_generating_outline(course)
+    course.send(done("generateOutline"), output={"jobId": "job_1", "outcome": "succeeded"})
+    course.send("OUTLINE_REGENERATION_REQUESTED", generationKey="gen-2")
+    assert course.send(
+        done("generateOutline"), output={"jobId": "job_2", "outcome": "cancelled"}
+    ) == ["reviewingOutline"]
+    assert course.context["outlineJobId"] == "job_1"
+
+
+def test_course_builder_cancelled_lessons_go_back_to_the_outline(course: Run) -> None:
+    _to_generating_lessons(course)
+    assert course.send(
+        done("generateLessons"), output={"jobId": "job_2", "outcome": "cancelled"}
+    ) == ["reviewingOutline"]
+    assert course.context["lessonJobId"] == ""
 
 
 def test_course_builder_outline_regeneration_and_back(course: Run) -> None:
@@ -524,7 +550,21 @@ def test_generation_outputs_its_job_id_once_done_and_nothing_before(generation: 
     assert generation.stepper.output(generation.snap) is None
     generation.send(POLL)
     generation.send(done("getGenerationJob"), output={"jobId": "job_7", "status": "succeeded"})
-    assert generation.stepper.output(generation.snap) == {"jobId": "job_7"}
+    assert generation.stepper.output(generation.snap) == {"jobId": "job_7", "outcome": "succeeded"}
+
+
+@pytest.mark.parametrize("job_known", [False, True], ids=["before-the-job", "job-running"])
+def test_generation_cancelled_outputs_a_cancelled_outcome(generation: Run, job_known: bool) -> None:
+    if job_known:
+        generation.send(done("startGeneration"), output={"jobId": "job_7"})
+        generation.send("GENERATION_CANCELLED")
+        generation.send(done("cancelGeneration"), output={"jobId": "job_7"})
+    else:
+        generation.send("GENERATION_CANCELLED")
+    assert generation.done
+    assert generation.stepper.output(generation.snap) == {
+        "jobId": "job_7" if job_known else "", "outcome": "cancelled",
+    }
 
 
 class Quick(Flow):
@@ -565,6 +605,9 @@ def test_generation_failed_job_needs_a_new_key(generation: Run) -> None:
     assert generation.tracked("AI_GENERATION_FAILED") == [{
         "courseId": "course_1", "kind": "outline", "jobId": "job_1", "error": "model_overloaded",
     }]
+    # the parent, if any, is told after the telemetry
+    assert generation.executed[-1].action == SendParent(event="AI_GENERATION_FAILED")
+    # run standalone, the flow waits for RETRY with a fresh key
     assert generation.send("RETRY", idempotencyKey="") == ["failure", "generation_failed"]
     assert generation.send("RETRY", idempotencyKey="gen-2") == ["enqueuing"]
     assert generation.context["idempotencyKey"] == "gen-2"
@@ -671,15 +714,16 @@ def test_registration_checkout_left_without_payment_returns_to_plans(
     assert registration.send(done("checkout"), output={"paymentId": ""}) == ["planSelection"]
 
 
-def test_registration_declined_payment_retries_or_changes_plan(registration: Run) -> None:
+def test_registration_a_crashed_checkout_child_is_a_network_error_retried(
+    registration: Run,
+) -> None:
+    # A decline waits inside checkout; checkout's error outcome means it crashed.
     _to_plan_selection(registration)
     registration.send("PLAN_SELECTED", planId="plan_pro")
-    assert registration.send(error("checkout"), error={"code": "failed_precondition"}) == [
-        "failure", "payment_declined",
+    assert registration.send(error("checkout"), error={"code": "unknown"}) == [
+        "failure", "network_error",
     ]
-    assert registration.send("PAYMENT_RETRIED") == ["payingForPlan"]
-    registration.send(error("checkout"), error={"code": "failed_precondition"})
-    assert registration.send("PLAN_SELECTED", planId="plan_free") == ["complete"]
+    assert registration.send("RETRY") == ["payingForPlan"]
 
 
 def test_registration_email_taken_goes_back_to_account(registration: Run) -> None:

@@ -1,9 +1,9 @@
-import { useMachine } from '@xstate/react';
+import { useMachine, useSelector } from '@xstate/react';
 import type { ReactNode } from 'react';
 
 import type { Method } from './backend';
 import { AUDIENCES, SMES, type Option } from './catalog';
-import { newGenerationKey, type WizardMachine } from './wizard';
+import { newGenerationKey, type GenerationActor, type WizardMachine } from './wizard';
 
 export interface AppProps {
   machine: WizardMachine;
@@ -41,6 +41,38 @@ function Choices(props: {
         </li>
       ))}
     </ul>
+  );
+}
+
+/**
+ * The generating step: the generation child runs its own flow, and this screen talks to
+ * it. A failed job is not shown here: the child tells the course builder, which moves on
+ * to its generation_failed screen.
+ */
+function Generating(props: { what: string; child: GenerationActor | undefined }) {
+  const { child } = props;
+  const value = useSelector(child, (s) => s?.value);
+  const failure = typeof value === 'object' ? value.failure : undefined;
+  const retry = () => child?.send({ type: 'RETRY', idempotencyKey: '' });
+  const stop = () => child?.send({ type: 'GENERATION_CANCELLED' });
+  if (failure === 'network_error' || failure === 'timed_out' || failure === 'cancel_failed') {
+    const why =
+      failure === 'timed_out'
+        ? 'The AI is taking longer than usual.'
+        : 'We could not reach the generation service.';
+    return (
+      <Screen title={`Generating the ${props.what}…`}>
+        <p className="error">{why}</p>
+        <button onClick={retry}>Retry</button>
+        {failure !== 'cancel_failed' && <button onClick={stop}>Stop generating</button>}
+      </Screen>
+    );
+  }
+  return (
+    <Screen title={`Generating the ${props.what}…`}>
+      <p className="hint">The AI is writing; this takes a few seconds.</p>
+      {value !== 'cancelling' && <button onClick={stop}>Stop generating</button>}
+    </Screen>
   );
 }
 
@@ -129,13 +161,10 @@ export function App({ machine, failNext, failNextJob }: AppProps) {
     screen = <Screen title="Creating the draft course…" />;
   } else if (state.matches('savingTargeting')) {
     screen = <Screen title="Saving experts and audiences…" />;
-  } else if (state.matches('generatingOutline') || state.matches('generatingLessons')) {
-    const what = state.matches('generatingOutline') ? 'outline' : 'lessons';
-    screen = (
-      <Screen title={`Generating the ${what}…`}>
-        <p className="hint">The AI is writing; this takes a few seconds.</p>
-      </Screen>
-    );
+  } else if (state.matches('generatingOutline')) {
+    screen = <Generating what="outline" child={state.children.generateOutline} />;
+  } else if (state.matches('generatingLessons')) {
+    screen = <Generating what="lessons" child={state.children.generateLessons} />;
   } else if (state.matches('reviewingOutline')) {
     screen = (
       <Screen title="Review the outline">

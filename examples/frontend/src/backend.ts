@@ -10,6 +10,7 @@ import type {
   PublishCourseOutput,
   SetCourseTargetingOutput,
 } from '../../../exports/course_builder.machine';
+import type { GenerationDeps } from '../../../exports/generation.machine';
 
 /** What a Connect client rejects with: the flow only reads `code`. */
 export class ConnectError extends Error {
@@ -24,9 +25,7 @@ export class ConnectError extends Error {
 
 export type CourseMethod = keyof CourseBuilderDeps['rpc'];
 
-export type GenerationMethod =
-  | 'mirai.v1.GenerationService/StartGeneration'
-  | 'mirai.v1.GenerationService/GetGenerationJob';
+export type GenerationMethod = keyof GenerationDeps['rpc'];
 
 export type Method = CourseMethod | GenerationMethod;
 
@@ -44,26 +43,17 @@ export interface GenerationJob {
   idempotencyKey: string;
   /** Polls left before the job settles. */
   pollsLeft: number;
-  outcome: 'succeeded' | 'failed';
+  outcome: 'succeeded' | 'failed' | 'cancelled';
 }
 
-export interface GenerationService {
-  'mirai.v1.GenerationService/StartGeneration': (input: {
-    courseId: string;
-    kind: string;
-    idempotencyKey: string;
-  }) => Promise<{ jobId: string }>;
-  'mirai.v1.GenerationService/GetGenerationJob': (input: {
-    jobId: string;
-  }) => Promise<{ jobId: string; status: 'running' | 'succeeded' | 'failed' }>;
-}
+export type GenerationService = GenerationDeps['rpc'];
 
 export interface FakeBackend {
   courseService: CourseBuilderDeps['rpc'];
   generationService: GenerationService;
   /** The next call of `method` rejects with this Connect code. */
   failNext: (method: Method, code: string) => void;
-  /** The next generation job started fails (the course builder sees `aborted`). */
+  /** The next generation job started fails (the generation child tells the course builder). */
   failNextJob: () => void;
   /** Every call made, in order. */
   calls: Method[];
@@ -151,7 +141,18 @@ export function createFakeBackend(options: FakeBackendOptions = {}): FakeBackend
           job.pollsLeft -= 1;
           return { jobId: input.jobId, status: 'running' as const };
         }
+        if (job.outcome === 'failed') {
+          return { jobId: input.jobId, status: job.outcome, failureReason: 'model_overloaded' };
+        }
         return { jobId: input.jobId, status: job.outcome };
+      }),
+    'mirai.v1.GenerationService/CancelGeneration': (input) =>
+      call('mirai.v1.GenerationService/CancelGeneration', () => {
+        const job = jobs.get(input.jobId);
+        if (!job) throw new ConnectError('not_found', `job ${input.jobId} not found`);
+        job.outcome = 'cancelled';
+        job.pollsLeft = 0;
+        return { jobId: input.jobId };
       }),
   };
 

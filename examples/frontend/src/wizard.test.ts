@@ -1,11 +1,9 @@
 import { createActor, waitFor } from 'xstate';
 import { describe, expect, it } from 'vitest';
 
-import { createCourseBuilderMachine } from '../../../exports/course_builder.machine';
-import { createGenerationMachine } from '../../../exports/generation.machine';
 import { createAnalytics } from './analytics';
 import { createFakeBackend } from './backend';
-import { createWizardMachine } from './wizard';
+import { createWizardMachine, type GenerationActor } from './wizard';
 
 function start() {
   const backend = createFakeBackend({ latencyMs: 2, pollsPerJob: 1 });
@@ -17,6 +15,14 @@ function start() {
 }
 
 type Wizard = ReturnType<typeof start>['actor'];
+
+/** The generation child of the generating step, once the course builder runs it. */
+async function outlineChild(actor: Wizard): Promise<GenerationActor> {
+  const running = await waitFor(actor, (s) => s.children.generateOutline !== undefined);
+  const child: GenerationActor | undefined = running.children.generateOutline;
+  if (child === undefined) throw new Error('no generation child');
+  return child;
+}
 
 async function fillBasics(actor: Wizard) {
   actor.send({ type: 'TITLE_CHANGED', title: 'Intro to Go' });
@@ -59,6 +65,11 @@ describe('the exported course builder machine', () => {
     expect(names[0]).toBe('FLOW_STARTED');
     expect(names.at(-1)).toBe('FLOW_COMPLETED');
     expect(names).not.toContain('FLOW_FAILED');
+    // Both generations ran the exported generation machine to its success state.
+    const generated = analytics.events.filter(
+      (e) => e.properties.flow === 'generation' && e.event === 'FLOW_COMPLETED',
+    );
+    expect(generated).toHaveLength(2);
   });
 
   it('shows a network error and RETRY repeats the failed call', async () => {
@@ -77,13 +88,42 @@ describe('the exported course builder machine', () => {
     expect(backend.calls.filter((m) => m.endsWith('/CreateCourse'))).toHaveLength(2);
   });
 
-  it('regenerates with a fresh key after a failed generation job', async () => {
+  it('shows a generation network error in the child and RETRY there resumes it', async () => {
     const { actor, backend } = start();
+    backend.failNext('mirai.v1.GenerationService/StartGeneration', 'unavailable');
+    await fillBasics(actor);
+    await chooseTargeting(actor);
+    const child = await outlineChild(actor);
+    await waitFor(child, (s) => s.matches({ failure: 'network_error' }));
+    // The course builder still runs the generating step: the child handles its own errors.
+    expect(actor.getSnapshot().value).toBe('generatingOutline');
+
+    child.send({ type: 'RETRY', idempotencyKey: '' });
+    const review = await waitFor(actor, (s) => s.matches('reviewingOutline'));
+    expect(backend.jobs.get(review.context.outlineJobId)?.idempotencyKey).toBe('gen-1');
+    expect(backend.calls.filter((m) => m.endsWith('/StartGeneration'))).toHaveLength(2);
+  });
+
+  it('regenerates with a fresh key after a failed generation job (AI_GENERATION_FAILED)', async () => {
+    const { actor, backend, analytics } = start();
     backend.failNextJob();
     await fillBasics(actor);
     await chooseTargeting(actor);
+    // The child's job fails: it sends AI_GENERATION_FAILED to the course builder.
     const failed = await waitFor(actor, (s) => s.matches({ failure: 'generation_failed' }));
-    expect(failed.context).toMatchObject({ failedStep: 'generatingOutline', error: 'aborted' });
+    expect(failed.context).toMatchObject({
+      failedStep: 'generatingOutline',
+      error: 'generation_failed',
+    });
+    expect(failed.children.generateOutline).toBeUndefined(); // leaving the step stopped it
+    // Tracked by the child (with its job), then by the course builder (with its step).
+    const tracked = analytics.events
+      .filter((e) => e.event === 'AI_GENERATION_FAILED')
+      .map((e) => e.properties);
+    expect(tracked).toEqual([
+      expect.objectContaining({ kind: 'outline', error: 'model_overloaded' }),
+      expect.objectContaining({ failedStep: 'generatingOutline' }),
+    ]);
 
     actor.send({ type: 'RETRY', generationKey: 'gen-1b' });
     const review = await waitFor(actor, (s) => s.matches('reviewingOutline'));
@@ -91,33 +131,17 @@ describe('the exported course builder machine', () => {
     expect(backend.jobs.get(review.context.outlineJobId)?.outcome).toBe('succeeded');
   });
 
-  it('runs the exported generation machine as the child and reads its output', async () => {
-    // The child's `output` is what reaches the parent's xstate.done.actor.generateOutline:
-    // without it XState delivers `output: undefined` and setOutlineJob throws.
-    const backend = createFakeBackend({ latencyMs: 2, pollsPerJob: 1 });
-    const analytics = createAnalytics({ console: false });
-    const generation = createGenerationMachine({
-      track: analytics.track,
-      rpc: {
-        ...backend.generationService,
-        'mirai.v1.GenerationService/CancelGeneration': async ({ jobId }) => ({ jobId }),
-      },
-      delays: { POLL_INTERVAL: 2 },
-    });
-    const machine = createCourseBuilderMachine({
-      track: analytics.track,
-      rpc: backend.courseService,
-      flows: { generation },
-    });
-    const actor = createActor(machine, { input: {} });
-    actor.start();
+  it('goes back to the audiences when the author stops the first outline', async () => {
+    const { actor, backend } = start();
     await fillBasics(actor);
     await chooseTargeting(actor);
-    const review = await waitFor(actor, (s) => s.matches('reviewingOutline'));
+    const child = await outlineChild(actor);
+    await waitFor(child, (s) => s.matches('waiting') || s.matches('polling'));
+    child.send({ type: 'GENERATION_CANCELLED' });
+    const back = await waitFor(actor, (s) => s.matches('selectingAudiences'));
 
-    expect(review.context.outlineJobId).not.toBe('');
-    expect(backend.jobs.get(review.context.outlineJobId)?.kind).toBe('outline');
-    const generated = analytics.events.filter((e) => e.properties.flow === 'generation');
-    expect(generated.map((e) => e.event)).toContain('FLOW_COMPLETED');
+    expect(back.context.outlineJobId).toBe('');
+    expect(back.context.selectedAudienceIds).toEqual(['aud_backend']);
+    expect(backend.calls).toContain('mirai.v1.GenerationService/CancelGeneration');
   });
 });

@@ -1,16 +1,21 @@
 /**
  * The course builder machine, exactly as flowcheck exported it, with the app's
  * dependencies plugged in: the Course service calls, the analytics sink and the
- * `generation` child flow.
+ * `generation` child flow, itself the exported generation machine.
+ *
+ * How the two talk: the course builder invokes `generation` in its generating steps.
+ * While it runs, the screen talks to the child (its RETRY after a network error or a
+ * timeout, its GENERATION_CANCELLED); the child tells the course builder when its job
+ * failed (it sends AI_GENERATION_FAILED to its parent, and the course builder shows
+ * its own `generation_failed` screen, which stops the child) and when it ends (its
+ * output carries the job id and the `outcome`, `succeeded` or `cancelled`).
  */
-import { fromPromise } from 'xstate';
+import type { ActorRefFrom } from 'xstate';
 
-import {
-  createCourseBuilderMachine,
-  type GenerationOutput,
-} from '../../../exports/course_builder.machine';
+import { createCourseBuilderMachine } from '../../../exports/course_builder.machine';
+import { createGenerationMachine } from '../../../exports/generation.machine';
 import type { Analytics } from './analytics';
-import { ConnectError, type GenerationService } from './backend';
+import type { GenerationService } from './backend';
 
 export interface WizardDeps {
   courseService: Parameters<typeof createCourseBuilderMachine>[0]['rpc'];
@@ -20,53 +25,23 @@ export interface WizardDeps {
   pollIntervalMs?: number;
 }
 
-interface GenerationRequest {
-  courseId: string;
-  kind: string;
-  idempotencyKey: string;
-}
-
-function wait(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(new ConnectError('canceled'));
-    });
-  });
-}
-
-/**
- * Runs one generation job: enqueue it, then poll until it settles. A failed job rejects
- * with `aborted`, the code the course builder routes to its `generation_failed` screen;
- * a failed call rejects with the call's own Connect code.
- *
- * The exported `generation` machine (exports/generation.machine.ts) also runs as this
- * child (wizard.test.ts does it), but it keeps a failed job in its own failure state,
- * waiting for a RETRY the course builder does not forward, instead of ending with an
- * error; so the app uses this actor, which reports failures the way the parent routes them.
- */
-export function generationActor(service: GenerationService, pollIntervalMs: number) {
-  return fromPromise<GenerationOutput, GenerationRequest>(async ({ input, signal }) => {
-    const { jobId } = await service['mirai.v1.GenerationService/StartGeneration'](input);
-    for (;;) {
-      await wait(pollIntervalMs, signal);
-      const job = await service['mirai.v1.GenerationService/GetGenerationJob']({ jobId });
-      if (job.status === 'succeeded') return { jobId };
-      if (job.status === 'failed') throw new ConnectError('aborted', `job ${jobId} failed`);
-    }
-  });
-}
-
 export function createWizardMachine(deps: WizardDeps) {
+  const generation = createGenerationMachine({
+    track: deps.analytics.track,
+    rpc: deps.generationService,
+    delays: { POLL_INTERVAL: deps.pollIntervalMs ?? 500 },
+  });
   return createCourseBuilderMachine({
     track: deps.analytics.track,
     rpc: deps.courseService,
-    flows: { generation: generationActor(deps.generationService, deps.pollIntervalMs ?? 500) },
+    flows: { generation },
   });
 }
 
 export type WizardMachine = ReturnType<typeof createWizardMachine>;
+
+/** A running generation child, as the screen talks to it. */
+export type GenerationActor = ActorRefFrom<ReturnType<typeof createGenerationMachine>>;
 
 let keys = 0;
 

@@ -54,6 +54,15 @@ class Raise(_Frozen):
     event: str
 
 
+class SendParent(_Frozen):
+    """Send ``event`` to the parent flow that runs this one as a child (XState ``sendParent``).
+
+    It changes nothing in this chart: the parent handles the event like one a user sends."""
+
+    kind: Literal["sendParent"] = "sendParent"
+    event: str
+
+
 class Custom(_Frozen):
     """An action flowcheck cannot see into; the frontend implements it."""
 
@@ -63,10 +72,10 @@ class Custom(_Frozen):
     declared: bool = True
 
 
-Action = Annotated[Assign | Track | Raise | Custom, Field(discriminator="kind")]
+Action = Annotated[Assign | Track | Raise | SendParent | Custom, Field(discriminator="kind")]
 
 
-def action_name(action: Assign | Track | Raise | Custom) -> str:
+def action_name(action: Assign | Track | Raise | SendParent | Custom) -> str:
     """The XState action type an action is exported as."""
     if isinstance(action, Assign):
         return action.name
@@ -74,6 +83,8 @@ def action_name(action: Assign | Track | Raise | Custom) -> str:
         return "track"
     if isinstance(action, Raise):
         return f"raise{_pascal(action.event)}"
+    if isinstance(action, SendParent):
+        return f"notifyParent{_pascal(action.event)}"
     return action.name
 
 

@@ -24,6 +24,7 @@ from flowcheck.chart.model import (
     Guard,
     Invoke,
     Raise,
+    SendParent,
     Track,
     done_actor,
     error_actor,
@@ -225,6 +226,21 @@ def raise_(event: str) -> Callable[..., Any]:
         machine.raise_(event)
 
     return _callback(f"raise_{event}", decl, run)
+
+
+def send_parent(event: str) -> Callable[..., Any]:
+    """Tell the parent flow that runs this one as a child: XState's ``sendParent``.
+
+    The parent handles ``event`` like one its user sends, in the state that invokes this
+    flow. In Python it is recorded in ``machine.sent_to_parent``; run without a parent (a
+    standalone run), the exported machine sends nothing."""
+    decl = SendParent(event=event)
+
+    def run(machine: Any, _event: dict[str, Any]) -> None:
+        machine.flowcheck_log.append(decl)
+        machine.sent_to_parent.append(event)
+
+    return _callback(f"send_parent_{event}", decl, run)
 
 
 def custom(name: str, run: Callable[..., Any] | None = None, **params: Any) -> Callable[..., Any]:

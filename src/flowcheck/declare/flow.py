@@ -116,6 +116,7 @@ class Flow(StateChart):  # type: ignore[type-arg]
         self.context: BaseModel = context if context is not None else type(self).Context()
         self.telemetry: list[tuple[str, dict[str, Any]]] = []
         self.flowcheck_log: list[Any] = []
+        self.sent_to_parent: list[str] = []
         self._flowcheck_started = False
         super().__init__(**kwargs)
 

@@ -29,6 +29,7 @@ from flowcheck.chart.model import (
     Guard,
     Invoke,
     Raise,
+    SendParent,
     Track,
     Transition,
     after_event,
@@ -335,7 +336,7 @@ class _Reader:
             if spec.is_convention:
                 continue
             decl = declaration(spec.func)
-            if isinstance(decl, Assign | Track | Raise | Custom):
+            if isinstance(decl, Assign | Track | Raise | SendParent | Custom):
                 if isinstance(decl, Assign | Custom):
                     known = self.action_names.get(decl.name)
                     if known is not None and known != decl:

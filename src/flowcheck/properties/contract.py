@@ -21,21 +21,26 @@ context). So for every invoke of the chart:
   without one the output is undefined); every ``event.output.<field>`` the parent reads
   on that done event, and every key of the invoke's example outputs, must be a key of the
   child's output, and every example must have all of them (the child always outputs every
-  key); every input key the parent maps must be a context field of the child;
+  key); every input key the parent maps must be a context field of the child; every
+  event the child sends to its parent (``send_parent``, XState ``sendParent``, anywhere in
+  the child's chart) must be handled by a transition of the invoking state or one of its
+  ancestors, since XState drops an event no active state handles and the parent would
+  never learn of it;
 - anything else (``fetchCourses``, a service the contract does not have) is fetching inside
   the machine.
 
 Where a finding points: at the proto declaration it is about when there is one (the
 service lacking a method, the message lacking a field, the field whose type does not fit),
 at the child flow's declaration for a child flow (its ``output`` or its class when it has
-none, its ``Context`` for an input), otherwise at the flow: the machine file and the line
-where the invoke id is written. The message always names the flow, the invoke with its
-machine line, and the proto or child file and line.
+none, its ``Context`` for an input, its ``send_parent`` for a sent event), otherwise at
+the flow: the machine file and the line where the invoke id is written. The message always
+names the flow, the invoke with its machine line, and the proto or child file and line.
 This is a check of the declaration, so it needs no exploration.
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 from collections.abc import Iterator, Mapping
@@ -48,6 +53,7 @@ from flowcheck.chart.model import (
     Chart,
     DataField,
     Invoke,
+    SendParent,
     State,
     Transition,
     done_actor,
@@ -60,7 +66,7 @@ from flowcheck.properties.base import Finding, Subject
 ID = "contract"
 TITLE = (
     "every invoke is a proto RPC used as declared (request, response, codes) or a child flow "
-    "used as declared (input, output)"
+    "used as declared (input, output, events sent to the parent)"
 )
 # A check of the declaration: passing is a proof whatever exploration reached.
 STATIC = True
@@ -329,6 +335,7 @@ class _Checker:
             return
         shown = self._shown(child.path)
         self._child_input(state, invoke, child, (shown, child.context_line))
+        self._child_sends(state, invoke, child, shown)
         keys = [k for k, _ in child.chart.output]
         if not keys:
             reads = self._output_reads(invoke)
@@ -360,6 +367,27 @@ class _Checker:
                     "context fields: fix the key or add the field to the child's Context",
                     at=at,
                 )
+
+    def _child_sends(self, state: State, invoke: Invoke, child: _Child, shown: str) -> None:
+        states = self.chart.state_map()
+        handled: set[str] = set()
+        around: State | None = state
+        while around is not None:
+            handled.update(t.event for t in around.transitions if t.event)
+            around = states[around.parent] if around.parent else None
+        for event, line in child.sends:
+            if event in handled:
+                continue
+            self.add(
+                state,
+                invoke,
+                f"runs child flow {invoke.src!r}, which sends {event} to its parent, but "
+                f"neither {state.id!r} nor a state around it handles {event}: XState drops "
+                "the event, so this flow never learns of it; add a transition on "
+                f"{event} from {state.id!r}",
+                event=event,
+                at=(shown, line),
+            )
 
     def _child_reads(
         self, state: State, invoke: Invoke, child: _Child, keys: list[str], at: tuple[str, int]
@@ -690,6 +718,7 @@ class _Child:
     class_line: int
     output_line: int
     context_line: int
+    sends: tuple[tuple[str, int], ...] = ()
 
 
 _CHILDREN: dict[tuple[Path, int, int], _Child] = {}
@@ -711,8 +740,36 @@ def _child(path: Path) -> _Child:
             class_line=class_line,
             output_line=_attribute_line(path, class_line, "output") or class_line,
             context_line=_line_of(cls.Context) if _same_file(cls.Context, path) else class_line,
+            sends=_sends(machine.chart, path, class_line),
         )
     return found
+
+
+def _sends(chart: Chart, path: Path, fallback: int) -> tuple[tuple[str, int], ...]:
+    """Every event the chart sends to its parent, once each in document order, with the line
+    of its ``send_parent`` in ``path``."""
+    actions = [*chart.entry]
+    for s in chart.states:
+        actions.extend((*s.entry, *s.exit))
+        for t in s.transitions:
+            actions.extend(t.actions)
+    events = list(dict.fromkeys(a.event for a in actions if isinstance(a, SendParent)))
+    calls: dict[str, int] = {}
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError):
+        tree = None
+    for node in ast.walk(tree) if tree is not None else ():
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", getattr(node.func, "attr", None)) == "send_parent"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            line = calls.get(node.args[0].value, node.lineno)
+            calls[node.args[0].value] = min(line, node.lineno)
+    return tuple((event, calls.get(event, fallback)) for event in events)
 
 
 def _line_of(obj: Any) -> int:

@@ -26,6 +26,7 @@ from flowcheck.chart.model import (
     Chart,
     Custom,
     Raise,
+    SendParent,
     Track,
     Transition,
     done_state,
@@ -790,7 +791,8 @@ class Stepper:
                 queue.append((a.event, {"type": a.event}))
                 if log is not None:
                     log.append(Executed(a))
-            elif isinstance(a, Custom) and log is not None:
+            elif isinstance(a, Custom | SendParent) and log is not None:
+                # A send to the parent changes nothing here: it is only recorded.
                 log.append(Executed(a))
         return ctx
 

@@ -23,6 +23,7 @@ from flowcheck.chart.model import (
     Chart,
     Guard,
     Raise,
+    SendParent,
     State,
     Track,
     Transition,
@@ -81,7 +82,7 @@ def action_config(action: Action) -> JsonObject:
                 "include": list(action.include),
             },
         }
-    if isinstance(action, Assign | Raise):
+    if isinstance(action, Assign | Raise | SendParent):
         return {"type": action_name(action)}
     out: JsonObject = {"type": action.name}
     if action.params:

@@ -34,6 +34,7 @@ from flowcheck.chart.model import (
     Guard,
     Invoke,
     Raise,
+    SendParent,
     State,
     Track,
     Transition,
@@ -592,6 +593,11 @@ class _Reader:
             decl = Raise(event=known["event"])
             if action_name(decl) == item:
                 return decl
+        if isinstance(known, dict) and kind == "sendParent" \
+                and isinstance(known.get("event"), str):
+            sent = SendParent(event=known["event"])
+            if action_name(sent) == item:
+                return sent
         if isinstance(known, dict) and kind == "custom":
             return Custom(name=item, params=_pairs(params), declared=bool(known.get("declared",
                                                                                      True)))

@@ -1,13 +1,14 @@
 """The manifest: what the frontend must provide to run an exported config.
 
 ``<name>.manifest.json`` lists every named guard (with its expression), every
-action (assigns with their updates, ``track``, raises, custom actions with
-their params), every actor (Connect-RPC methods and child flows, with each
-invoke's input, example outputs and the error codes the flow routes), every
-named delay with a default, the context and event payload shapes, the machine's
-output (what a parent running the flow as a child receives, with its types), and
-the tracking plan: every telemetry event with its properties and the states that
-send it. The conformance harness builds XState implementations from it.
+action (assigns with their updates, ``track``, raises, sends to the parent
+flow with their event, custom actions with their params), every actor
+(Connect-RPC methods and child flows, with each invoke's input, example outputs
+and the error codes the flow routes), every named delay with a default, the
+context and event payload shapes, the machine's output (what a parent running
+the flow as a child receives, with its types), and the tracking plan: every
+telemetry event with its properties and the states that send it. The conformance
+harness builds XState implementations from it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from flowcheck.chart.model import (
     Custom,
     DataField,
     Raise,
+    SendParent,
     Track,
     action_name,
 )
@@ -69,6 +71,8 @@ def _action_spec(action: Action) -> JsonObject:
         return {"kind": "track"}
     if isinstance(action, Raise):
         return {"kind": "raise", "event": action.event}
+    if isinstance(action, SendParent):
+        return {"kind": "sendParent", "event": action.event}
     assert isinstance(action, Custom)
     return {
         "kind": "custom",

@@ -29,6 +29,7 @@ from flowcheck.chart.model import (
     DataField,
     Guard,
     Raise,
+    SendParent,
     Track,
     action_name,
     done_actor,
@@ -658,6 +659,8 @@ def render_module(chart: Chart, name: str) -> str:
         imports.remove("raise")
     if not any(isinstance(a, Assign) for _, a in _actions_everywhere(chart)):
         imports.remove("assign")
+    if any(isinstance(a, SendParent) for _, a in _actions_everywhere(chart)):
+        imports.append("enqueueActions")
     type_imports = ["AnyActorLogic"] if flow_lines else []
     import_list = sorted(imports) + [f"type {t}" for t in type_imports]
 
@@ -828,6 +831,15 @@ def _actions(
             )
         elif isinstance(a, Raise):
             out.append(f"      {_key(name)}: raise({{ type: {_str(a.event)} }})")
+        elif isinstance(a, SendParent):
+            # XState's sendParent throws when the actor has no parent: a standalone run of
+            # the flow has no one to tell, so it sends nothing.
+            out.append(
+                f"      {_key(name)}: enqueueActions(({{ enqueue, self }}) => {{\n"
+                "        // Run standalone (no parent), there is no one to tell.\n"
+                f"        if (self._parent) enqueue.sendParent({{ type: {_str(a.event)} }});\n"
+                "      })"
+            )
         elif isinstance(a, Custom):
             out.append(
                 f"      {_key(name)}: (_, params: Readonly<Record<string, unknown>> | undefined) =>"
