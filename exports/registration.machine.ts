@@ -12,6 +12,7 @@ export interface RegistrationContext {
   name: string;
   organization: string;
   planId: string;
+  idempotencyKey: string;
   failedStep: '' | 'payingForPlan' | 'registering' | 'resendingCode' | 'savingProfile' | 'verifyingEmail';
   error: null | string;
 }
@@ -34,6 +35,7 @@ export const registrationDefaults: RegistrationContext = {
   name: '',
   organization: '',
   planId: '',
+  idempotencyKey: '',
   failedStep: '',
   error: null
 };
@@ -69,9 +71,12 @@ export type RegistrationEvent =
   | { type: 'NAME_CHANGED'; name: string }
   | { type: 'ORGANIZATION_CHANGED'; organization: string }
   | { type: 'PROFILE_SUBMITTED' }
-  | { type: 'PLAN_SELECTED'; planId: string }
+  | { type: 'PLAN_SELECTED'; planId: string; idempotencyKey: string }
+  | { type: 'PAYMENT_DECLINED' }
   | { type: 'RETRY' }
   | { type: 'EMAIL_EDIT_REQUESTED' }
+  | { type: 'PAYMENT_RETRIED'; idempotencyKey: string }
+  | { type: 'PLAN_CHANGE_REQUESTED' }
   | { type: 'xstate.done.actor.register'; output: RegisterOutput }
   | { type: 'xstate.error.actor.register'; error: RpcError }
   | { type: 'xstate.done.actor.verifyEmail'; output: VerifyEmailOutput }
@@ -210,7 +215,7 @@ export function createRegistrationMachine(deps: RegistrationDeps) {
         if (!isEvent(event, ['PLAN_SELECTED'])) {
           throw new Error(`guard paidPlan: unexpected event ${event.type}`);
         }
-        return (nonempty(event.planId) && !includes(event.planId, ['plan_free']));
+        return (nonempty(event.planId) && !includes(event.planId, ['plan_free']) && nonempty(event.idempotencyKey));
       },
       paymentMade: ({ event }) => {
         if (!isEvent(event, ['xstate.done.actor.checkout'])) {
@@ -222,7 +227,13 @@ export function createRegistrationMachine(deps: RegistrationDeps) {
       failedInVerifyingEmail: ({ context }) => equals(context.failedStep, 'verifyingEmail'),
       failedInResendingCode: ({ context }) => equals(context.failedStep, 'resendingCode'),
       failedInSavingProfile: ({ context }) => equals(context.failedStep, 'savingProfile'),
-      failedInPayingForPlan: ({ context }) => equals(context.failedStep, 'payingForPlan')
+      failedInPayingForPlan: ({ context }) => equals(context.failedStep, 'payingForPlan'),
+      newIdempotencyKeyGiven: ({ event }) => {
+        if (!isEvent(event, ['PAYMENT_RETRIED'])) {
+          throw new Error(`guard newIdempotencyKeyGiven: unexpected event ${event.type}`);
+        }
+        return nonempty(event.idempotencyKey);
+      }
     },
     actions: {
       track: ({ context }, params: TrackParams) => {
@@ -328,12 +339,28 @@ export function createRegistrationMachine(deps: RegistrationDeps) {
           error: null
         };
       }),
+      setPaidPlan: assign(({ event }) => {
+        if (!isEvent(event, ['PLAN_SELECTED'])) {
+          throw new Error(`action setPaidPlan: unexpected event ${event.type}`);
+        }
+        return {
+          planId: event.planId,
+          idempotencyKey: event.idempotencyKey,
+          error: null
+        };
+      }),
       payingForPlanFailed: assign(({ event }) => {
         if (!isEvent(event, ['xstate.error.actor.checkout'])) {
           throw new Error(`action payingForPlanFailed: unexpected event ${event.type}`);
         }
         return {
           error: event.error.code,
+          failedStep: 'payingForPlan'
+        };
+      }),
+      paymentDeclined: assign(() => {
+        return {
+          error: 'payment_declined',
           failedStep: 'payingForPlan'
         };
       }),
@@ -350,6 +377,16 @@ export function createRegistrationMachine(deps: RegistrationDeps) {
         return {
           code: event.code,
           error: null
+        };
+      }),
+      retryPayment: assign(({ event }) => {
+        if (!isEvent(event, ['PAYMENT_RETRIED'])) {
+          throw new Error(`action retryPayment: unexpected event ${event.type}`);
+        }
+        return {
+          idempotencyKey: event.idempotencyKey,
+          error: null,
+          failedStep: ''
         };
       })
     },
@@ -773,7 +810,7 @@ export function createRegistrationMachine(deps: RegistrationDeps) {
               target: '#payingForPlan',
               guard: { type: 'paidPlan' },
               actions: [
-                { type: 'setPlan' }
+                { type: 'setPaidPlan' }
               ]
             }
           ]
@@ -806,7 +843,7 @@ export function createRegistrationMachine(deps: RegistrationDeps) {
           {
             id: 'checkout',
             src: 'checkout',
-            input: ({ context }: { context: RegistrationContext }) => ({ planId: context.planId }),
+            input: ({ context }: { context: RegistrationContext }) => ({ planId: context.planId, idempotencyKey: context.idempotencyKey }),
             onDone: [
               {
                 target: '#complete',
@@ -823,7 +860,17 @@ export function createRegistrationMachine(deps: RegistrationDeps) {
               }
             ]
           }
-        ]
+        ],
+        on: {
+          PAYMENT_DECLINED: [
+            {
+              target: '#payment_declined',
+              actions: [
+                { type: 'paymentDeclined' }
+              ]
+            }
+          ]
+        }
       },
       complete: {
         id: 'complete',
@@ -1090,6 +1137,58 @@ export function createRegistrationMachine(deps: RegistrationDeps) {
               RESEND_CODE_REQUESTED: [
                 {
                   target: '#resendingCode',
+                  actions: [
+                    { type: 'clearError' }
+                  ]
+                }
+              ]
+            }
+          },
+          payment_declined: {
+            id: 'payment_declined',
+            description: 'The payment was declined; pay again or pick another plan.',
+            tags: ['failure'],
+            entry: [
+              {
+                type: 'track',
+                params: {
+                  event: 'STATE_ENTERED',
+                  properties: { flow: 'registration', state: 'payment_declined' },
+                  include: []
+                }
+              },
+              {
+                type: 'track',
+                params: {
+                  event: 'FLOW_FAILED',
+                  properties: { flow: 'registration', state: 'payment_declined' },
+                  include: []
+                }
+              }
+            ],
+            exit: [
+              {
+                type: 'track',
+                params: {
+                  event: 'STATE_EXITED',
+                  properties: { flow: 'registration', state: 'payment_declined' },
+                  include: []
+                }
+              }
+            ],
+            on: {
+              PAYMENT_RETRIED: [
+                {
+                  target: '#payingForPlan',
+                  guard: { type: 'newIdempotencyKeyGiven' },
+                  actions: [
+                    { type: 'retryPayment' }
+                  ]
+                }
+              ],
+              PLAN_CHANGE_REQUESTED: [
+                {
+                  target: '#planSelection',
                   actions: [
                     { type: 'clearError' }
                   ]

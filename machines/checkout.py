@@ -8,25 +8,37 @@ network failure waits in ``failure.network_error`` until RETRY.
 
     paymentDetails --PAYMENT_SUBMITTED--> submittingPayment --done--> completed
                                               |        '--requires action--> requiresAction
-                                              '--error--> failure.payment_declined | failure.network_error
+                                              |--declined--> failure.payment_declined
+                                              |              (tells the parent)
+                                              '--other error--> failure.network_error
 
 Idempotency: a declined payment was processed, so PAYMENT_RETRIED and
 PAYMENT_METHOD_CHANGED carry a fresh ``idempotencyKey`` made by the frontend
 (the machine stays pure: it never generates one); RETRY after a network error
 resubmits with the same key.
 
+Input: ``planId`` and ``idempotencyKey`` (the key of the first attempt; the
+registration flow passes the one the frontend made when the plan was picked).
+
 Output: ``{"paymentId": ...}``, what registration (running checkout as a child)
 reads to tell a paid plan from a checkout left without paying. Leaving checkout
 clears ``paymentId``: a payment that needed 3-D Secure, or was declined, and
-was then abandoned must not look paid. A decline is not sent to the parent:
-the user retries here, where the fresh idempotency key comes in, and
-registration has nothing to do until checkout ends.
+was then abandoned must not look paid.
+
+A decline (the billing service's ``failed_precondition``, or a failed 3-D
+Secure) is also sent to the parent flow, if there is one: entering
+``failure.payment_declined`` sends PAYMENT_DECLINED (XState ``sendParent``;
+the exported machine sends only when it has a parent, since XState throws
+otherwise). Registration then shows its own payment_declined screen (which
+stops this child) and runs checkout again with a fresh key from there. Run
+standalone, the flow waits here for PAYMENT_RETRIED or PAYMENT_METHOD_CHANGED.
 
 Added to FLOWS.md: PAYMENT_METHOD_ENTERED is also accepted in
-``failure.payment_declined`` (changing the card from the error screen), and
+``failure.payment_declined`` (changing the card from the error screen);
 every error code the billing service may return lands in a failure state:
 ``failed_precondition`` (declined) in payment_declined, anything else in
-network_error.
+network_error; the input's ``idempotencyKey``; and the PAYMENT_DECLINED sent to
+the parent on a decline (registration's ``payment_declined`` comes from it).
 """
 
 from __future__ import annotations
@@ -51,6 +63,7 @@ from flowcheck.declare import (
     on_error,
     output,
     rpc,
+    send_parent,
     step,
     success,
     track,
@@ -126,6 +139,7 @@ class Checkout(Flow):
         payment_declined = failure("The card was declined; the payment was processed.")
 
     completed.enter.add(track("CHECKOUT_COMPLETED", include=["planId", "paymentId"]))
+    failure.payment_declined.enter.add(send_parent("PAYMENT_DECLINED"))
 
     PAYMENT_METHOD_ENTERED = paymentDetails.to(None, on=set_method) | failure.payment_declined.to(
         None, on=set_method

@@ -13,6 +13,7 @@ refetches ``whoAmI``; the flow's output is the ``userId`` and the ``planId``.
     verifyingEmail --> profile --PROFILE_SUBMITTED--> savingProfile --> planSelection
     planSelection --PLAN_SELECTED (free)--> complete
     planSelection --PLAN_SELECTED (paid)--> payingForPlan (checkout child) --> complete
+    payingForPlan --PAYMENT_DECLINED (from checkout)--> failure.payment_declined
 
 Failures, and how the user gets out of each:
 
@@ -25,31 +26,33 @@ Failures, and how the user gets out of each:
   RESEND_CODE_REQUESTED;
 - ``failure.network_error`` (any other error of any call): RETRY repeats the
   call that failed, recorded in ``failedStep``;
-- a declined payment is handled inside the checkout child: the user sees
-  checkout's ``failure.payment_declined`` and retries there (PAYMENT_RETRIED or
-  PAYMENT_METHOD_CHANGED, with the fresh idempotency key only checkout's screen
-  can supply), or leaves checkout (CHECKOUT_CANCELLED) and is back at
-  planSelection to pick another plan. Registration stays in payingForPlan
-  meanwhile; the frontend renders the child's state there.
+- ``failure.payment_declined`` (the checkout child's payment was declined: the
+  child sends PAYMENT_DECLINED, and leaving payingForPlan stops it):
+  PAYMENT_RETRIED with a fresh ``idempotencyKey`` (made by the frontend: the
+  declined payment was processed, so its key cannot be used again) runs
+  checkout again with that key; PLAN_CHANGE_REQUESTED goes back to
+  planSelection to pick another plan.
 
 Added to FLOWS.md:
 
-- ``payingForPlan``: the state that runs the checkout child; if checkout ends
-  without a payment (the user cancelled it, so its output's ``paymentId`` is
-  empty), the user is back at planSelection. Checkout never ends in error on its
-  own (a decline waits in checkout for a retry), so its error outcome (a crashed
-  child machine) lands in network_error, whatever the error; RETRY runs checkout
-  again;
-- FLOWS.md's registration ``payment_declined`` is checkout's: registration has
-  no decline state of its own. A registration-level one would need checkout to
-  tell it (``send_parent``), and leaving payingForPlan for it would stop the
-  checkout child, losing the retry with a fresh key that checkout offers; so
-  checkout tells its parent nothing;
-- context ``userId`` (from Register, sent with the later calls), ``planId`` and
+- ``payingForPlan``: the state that runs the checkout child, with the plan and
+  the payment's idempotency key as its input; if checkout ends without a
+  payment (the user cancelled it, so its output's ``paymentId`` is empty), the
+  user is back at planSelection. Checkout never ends in error on its own (a
+  decline is sent as PAYMENT_DECLINED), so its error outcome (a crashed child
+  machine) lands in network_error, whatever the error; RETRY runs checkout
+  again with the same key;
+- the checkout child tells this flow of a decline by sending PAYMENT_DECLINED
+  (XState ``sendParent``), handled in payingForPlan; the decline's recovery
+  events PAYMENT_RETRIED (carrying the new key) and PLAN_CHANGE_REQUESTED;
+- context ``userId`` (from Register, sent with the later calls), ``planId``,
+  ``idempotencyKey`` (of the next payment attempt: the frontend mints keys, and
+  PLAN_SELECTED for a paid plan and PAYMENT_RETRIED carry a fresh one) and
   ``failedStep``;
-- free plans are listed in ``FREE_PLANS``; PLAN_SELECTED with an empty plan id
-  is ignored; EMAIL_CHANGED and CODE_ENTERED are also accepted in the failure
-  states they fix (email_taken, code_invalid);
+- free plans are listed in ``FREE_PLANS``; PLAN_SELECTED with an empty plan id,
+  or with a paid plan and no idempotency key, is ignored, and so is a
+  PAYMENT_RETRIED without a key; EMAIL_CHANGED and CODE_ENTERED are also
+  accepted in the failure states they fix (email_taken, code_invalid);
 - ``resendingCode`` runs ``mirai.v1.AuthService/ResendVerificationCode`` and
   comes back to emailVerification with the code field cleared.
 """
@@ -103,6 +106,7 @@ class RegistrationContext(BaseModel):
     name: str = ""
     organization: str = ""
     planId: str = ""
+    idempotencyKey: str = ""
     failedStep: FailedStep = ""
     error: str | None = None
 
@@ -138,9 +142,18 @@ class OrganizationChanged(BaseModel):
 
 
 class PlanSelected(BaseModel):
-    """The user picked a plan: a free one completes, a paid one goes to checkout."""
+    """The user picked a plan: a free one completes, a paid one goes to checkout with the
+    payment's idempotency key (made by the frontend; a free plan needs none)."""
 
     planId: str = Field(examples=["plan_free", "plan_pro", ""])
+    idempotencyKey: str = Field(default="", examples=["idem-1", ""])
+
+
+class PaymentRetried(BaseModel):
+    """The user pays again after a decline, with a fresh idempotency key made by the frontend
+    (the declined payment was processed: its key cannot be used again)."""
+
+    idempotencyKey: str = Field(examples=["idem-2", ""])
 
 
 account_filled = guard(
@@ -150,8 +163,14 @@ code_filled = guard("codeFilled", nonempty(ctx("code")))
 profile_filled = guard("profileFilled", nonempty(ctx("name")))
 free_plan = guard("freePlan", in_(ev("planId"), FREE_PLANS))
 paid_plan = guard(
-    "paidPlan", and_(nonempty(ev("planId")), not_(in_(ev("planId"), FREE_PLANS)))
+    "paidPlan",
+    and_(
+        nonempty(ev("planId")),
+        not_(in_(ev("planId"), FREE_PLANS)),
+        nonempty(ev("idempotencyKey")),
+    ),
 )
+new_key_given = guard("newIdempotencyKeyGiven", nonempty(ev("idempotencyKey")))
 payment_made = guard("paymentMade", nonempty(output("paymentId")))
 email_taken = guard("emailTaken", is_code("already_exists"))
 code_invalid = guard("codeInvalid", is_code("invalid_argument"))
@@ -177,6 +196,13 @@ clear_code = assign("clearCode", code="")
 set_name = assign("setName", name=ev("name"))
 set_organization = assign("setOrganization", organization=ev("organization"))
 set_plan = assign("setPlan", planId=ev("planId"), error=None)
+set_paid_plan = assign(
+    "setPaidPlan", planId=ev("planId"), idempotencyKey=ev("idempotencyKey"), error=None
+)
+record_decline = assign("paymentDeclined", error="payment_declined", failedStep="payingForPlan")
+retry_payment = assign(
+    "retryPayment", idempotencyKey=ev("idempotencyKey"), error=None, failedStep=""
+)
 clear_error = assign("clearError", error=None, failedStep="")
 
 register_failed = _failed("registering")
@@ -196,6 +222,7 @@ class Registration(Flow):
         "NAME_CHANGED": NameChanged,
         "ORGANIZATION_CHANGED": OrganizationChanged,
         "PLAN_SELECTED": PlanSelected,
+        "PAYMENT_RETRIED": PaymentRetried,
     }
     output = {"userId": ctx("userId"), "planId": ctx("planId")}  # noqa: RUF012
 
@@ -251,9 +278,10 @@ class Registration(Flow):
         child_flow(
             "checkout",
             "checkout",
-            input={"planId": ctx("planId")},
+            input={"planId": ctx("planId"), "idempotencyKey": ctx("idempotencyKey")},
             outputs=[{"paymentId": "pay_1"}, {"paymentId": ""}],
-            # Checkout never ends in error on its own: an error means its machine crashed.
+            # Checkout never ends in error on its own (a decline is sent as PAYMENT_DECLINED):
+            # an error means its machine crashed.
             errors=["unknown"],
         ),
         description="Paying for the plan in the checkout flow.",
@@ -265,6 +293,7 @@ class Registration(Flow):
         email_taken = failure("An account with this email exists; change the email.")
         code_invalid = failure("The code is wrong; enter it again.")
         code_expired = failure("The code expired; ask for a new one.")
+        payment_declined = failure("The payment was declined; pay again or pick another plan.")
 
     complete.enter.add(track("REGISTRATION_COMPLETED", include=["userId", "planId"]))
 
@@ -317,7 +346,7 @@ class Registration(Flow):
     # plan and payment
     PLAN_SELECTED = (
         planSelection.to(complete, cond=free_plan, on=set_plan)
-        | planSelection.to(payingForPlan, cond=paid_plan, on=set_plan)
+        | planSelection.to(payingForPlan, cond=paid_plan, on=set_paid_plan)
     )
     checkout_done = Event(
         payingForPlan.to(complete, cond=payment_made) | payingForPlan.to(planSelection),
@@ -326,6 +355,13 @@ class Registration(Flow):
     checkout_error = Event(
         payingForPlan.to(failure.network_error, on=payment_failed), id=on_error("checkout")
     )
+    # Sent by the checkout child when the payment was declined (it would wait for a retry
+    # there; this flow takes over, which stops the child).
+    PAYMENT_DECLINED = payingForPlan.to(failure.payment_declined, on=record_decline)
+    PAYMENT_RETRIED = failure.payment_declined.to(
+        payingForPlan, cond=new_key_given, on=retry_payment
+    )
+    PLAN_CHANGE_REQUESTED = failure.payment_declined.to(planSelection, on=clear_error)
 
     # recovery from network errors
     RETRY = (

@@ -194,3 +194,18 @@ def test_the_generation_machine_records_the_failed_job_it_tells_its_parent(
     assert machine.sent_to_parent == ["AI_GENERATION_FAILED"]
     machine.send("RETRY", idempotencyKey="gen-2")  # standalone, the flow goes on by itself
     assert [s.id for s in machine.configuration] == ["enqueuing"]
+
+
+def test_the_checkout_machine_records_the_decline_it_tells_its_parent(
+    machines: dict[str, Machine],
+) -> None:
+    machine = machines["checkout"].cls()
+    machine.send("PAYMENT_METHOD_ENTERED", paymentMethodId="pm_card_visa")
+    machine.send("PAYMENT_SUBMITTED")
+    machine.send("xstate.error.actor.confirmPayment", error={"code": "unavailable"})
+    assert machine.sent_to_parent == []
+    machine.send("RETRY")
+    machine.send("xstate.error.actor.confirmPayment", error={"code": "failed_precondition"})
+    assert machine.sent_to_parent == ["PAYMENT_DECLINED"]
+    machine.send("PAYMENT_RETRIED", idempotencyKey="idem-2")  # standalone, checkout goes on
+    assert [s.id for s in machine.configuration] == ["submittingPayment"]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from statemachine import StateChart
 
-from flowcheck.chart.model import ABANDONED, FAILURE, SUCCESS, Assign, Track
+from flowcheck.chart.model import ABANDONED, FAILURE, SUCCESS, Assign, SendParent, Track
 from flowcheck.declare import Flow, State, read_chart
 from flowcheck.errors import FlowcheckError
 from flowcheck.project import Machine
@@ -130,15 +130,17 @@ def test_registration_chart(machines: dict[str, Machine]) -> None:
         "account", "registering", "emailVerification", "verifyingEmail", "resendingCode",
         "profile", "savingProfile", "planSelection", "payingForPlan", "complete",
         "failure", "network_error", "email_taken", "code_invalid", "code_expired",
+        "payment_declined",
     ]
     assert {e.name for e in chart.events} == {
         "EMAIL_CHANGED", "PASSWORD_CHANGED", "ACCOUNT_SUBMITTED", "EMAIL_EDIT_REQUESTED",
         "CODE_ENTERED", "CODE_SUBMITTED", "RESEND_CODE_REQUESTED",
         "NAME_CHANGED", "ORGANIZATION_CHANGED", "PROFILE_SUBMITTED",
-        "PLAN_SELECTED", "RETRY",
+        "PLAN_SELECTED", "PAYMENT_DECLINED", "PAYMENT_RETRIED", "PLAN_CHANGE_REQUESTED",
+        "RETRY",
     }
     assert chart.tagged(FAILURE) == [
-        "network_error", "email_taken", "code_invalid", "code_expired",
+        "network_error", "email_taken", "code_invalid", "code_expired", "payment_declined",
     ]
     assert chart.tagged(SUCCESS) == ["complete"]
     assert _invokes(machines["registration"]) == {
@@ -158,7 +160,25 @@ def test_plan_selected_payload_domain_has_a_free_a_paid_and_an_empty_plan(
     spec = next(e for e in machines["registration"].chart.events if e.name == "PLAN_SELECTED")
     assert [(f.name, f.examples) for f in spec.payload] == [
         ("planId", ("plan_free", "plan_pro", "")),
+        ("idempotencyKey", ("idem-1", "")),
     ]
+
+
+def test_registration_passes_the_plan_and_its_payment_key_to_checkout(
+    machines: dict[str, Machine],
+) -> None:
+    (invoke,) = machines["registration"].chart.state("payingForPlan").invokes
+    assert {k: v.path for k, v in invoke.input} == {
+        "planId": "context.planId", "idempotencyKey": "context.idempotencyKey",
+    }
+
+
+def test_checkout_tells_its_parent_of_a_decline(machines: dict[str, Machine]) -> None:
+    chart = machines["checkout"].chart
+    sent = {
+        s.id: [a.event for a in s.entry if isinstance(a, SendParent)] for s in chart.states
+    }
+    assert {k: v for k, v in sent.items() if v} == {"payment_declined": ["PAYMENT_DECLINED"]}
 
 
 @pytest.mark.parametrize("name", ["checkout", "course_builder", "generation", "registration"])

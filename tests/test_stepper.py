@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from flowcheck.chart.expr import evaluate
 from flowcheck.chart.model import Assign, Custom, Raise, SendParent, Track
 from flowcheck.declare import (
     Flow,
@@ -699,31 +700,76 @@ def test_registration_free_plan_completes(registration: Run) -> None:
     assert registration.done
 
 
+def _checkout_input(run: Run) -> dict[str, Any]:
+    """What the checkout child started in payingForPlan receives as its input."""
+    (invoke,) = run.chart.state("payingForPlan").invokes
+    return {k: evaluate(v, run.context, {}) for k, v in invoke.input}
+
+
 def test_registration_paid_plan_goes_through_checkout(registration: Run) -> None:
     _to_plan_selection(registration)
-    assert registration.send("PLAN_SELECTED", planId="plan_pro") == ["payingForPlan"]
+    assert registration.send("PLAN_SELECTED", planId="plan_pro", idempotencyKey="idem-1") == [
+        "payingForPlan",
+    ]
+    assert _checkout_input(registration) == {"planId": "plan_pro", "idempotencyKey": "idem-1"}
     assert registration.send(done("checkout"), output={"paymentId": "pay_1"}) == ["complete"]
     assert registration.context["planId"] == "plan_pro"
+
+
+def test_registration_paid_plan_needs_a_payment_key(registration: Run) -> None:
+    _to_plan_selection(registration)
+    assert registration.send("PLAN_SELECTED", planId="plan_pro", idempotencyKey="") == [
+        "planSelection",
+    ]
 
 
 def test_registration_checkout_left_without_payment_returns_to_plans(
     registration: Run,
 ) -> None:
-    _to_plan_selection(registration)
-    registration.send("PLAN_SELECTED", planId="plan_pro")
+    _at_paying(registration)
     assert registration.send(done("checkout"), output={"paymentId": ""}) == ["planSelection"]
 
 
 def test_registration_a_crashed_checkout_child_is_a_network_error_retried(
     registration: Run,
 ) -> None:
-    # A decline waits inside checkout; checkout's error outcome means it crashed.
-    _to_plan_selection(registration)
-    registration.send("PLAN_SELECTED", planId="plan_pro")
+    # A decline is sent as PAYMENT_DECLINED; checkout's error outcome means it crashed.
+    _at_paying(registration)
     assert registration.send(error("checkout"), error={"code": "unknown"}) == [
         "failure", "network_error",
     ]
     assert registration.send("RETRY") == ["payingForPlan"]
+    assert _checkout_input(registration)["idempotencyKey"] == "idem-1"
+
+
+def test_registration_declined_payment_pays_again_with_a_new_key(registration: Run) -> None:
+    _at_paying(registration)
+    assert registration.send("PAYMENT_DECLINED") == ["failure", "payment_declined"]
+    assert registration.context["error"] == "payment_declined"
+    assert registration.tracked("FLOW_FAILED") == [
+        {"flow": "registration", "state": "payment_declined"},
+    ]
+    # the declined payment was processed: a retry without a fresh key is ignored
+    assert registration.send("PAYMENT_RETRIED", idempotencyKey="") == [
+        "failure", "payment_declined",
+    ]
+    assert registration.send("PAYMENT_RETRIED", idempotencyKey="idem-2") == ["payingForPlan"]
+    assert _checkout_input(registration) == {"planId": "plan_pro", "idempotencyKey": "idem-2"}
+    assert registration.context["error"] is None
+    assert registration.send(done("checkout"), output={"paymentId": "pay_1"}) == ["complete"]
+
+
+def test_registration_declined_payment_can_change_the_plan(registration: Run) -> None:
+    _at_paying(registration)
+    registration.send("PAYMENT_DECLINED")
+    assert registration.send("PLAN_CHANGE_REQUESTED") == ["planSelection"]
+    assert registration.context["error"] is None
+    assert registration.send("PLAN_SELECTED", planId="plan_free") == ["complete"]
+
+
+def test_registration_hears_a_decline_only_while_checkout_runs(registration: Run) -> None:
+    _to_plan_selection(registration)
+    assert registration.send("PAYMENT_DECLINED") == ["planSelection"]
 
 
 def test_registration_email_taken_goes_back_to_account(registration: Run) -> None:
@@ -791,7 +837,9 @@ def _at_saving_profile(run: Run) -> None:
 
 def _at_paying(run: Run) -> None:
     _to_plan_selection(run)
-    run.send("PLAN_SELECTED", planId="plan_pro")
+    assert run.send("PLAN_SELECTED", planId="plan_pro", idempotencyKey="idem-1") == [
+        "payingForPlan",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -853,8 +901,27 @@ def test_checkout_declined_payment_retries_with_a_new_key(checkout: Run) -> None
     assert checkout.send(error("confirmPayment"), error={"code": "failed_precondition"}) == [
         "failure", "payment_declined",
     ]
+    # the parent, if any, is told; run standalone, checkout takes the retry itself
+    assert checkout.executed[-1].action == SendParent(event="PAYMENT_DECLINED")
     assert checkout.send("PAYMENT_RETRIED", idempotencyKey="idem-2") == ["submittingPayment"]
     assert checkout.context["idempotencyKey"] == "idem-2"
+
+
+def test_checkout_failed_3d_secure_is_a_decline_told_to_the_parent(checkout: Run) -> None:
+    checkout.send("PAYMENT_METHOD_ENTERED", paymentMethodId="pm_card_visa")
+    checkout.send("PAYMENT_SUBMITTED")
+    checkout.send(
+        done("confirmPayment"), output={"paymentId": "pay_1", "status": "requires_action"}
+    )
+    assert checkout.send("PAYMENT_ACTION_FAILED") == ["failure", "payment_declined"]
+    assert checkout.executed[-1].action == SendParent(event="PAYMENT_DECLINED")
+
+
+def test_checkout_other_failures_tell_the_parent_nothing(checkout: Run) -> None:
+    checkout.send("PAYMENT_METHOD_ENTERED", paymentMethodId="pm_card_visa")
+    checkout.send("PAYMENT_SUBMITTED")
+    checkout.send(error("confirmPayment"), error={"code": "unavailable"})
+    assert not any(isinstance(x.action, SendParent) for x in checkout.executed)
 
 
 def test_checkout_network_error_resubmits_with_the_same_key(checkout: Run) -> None:
