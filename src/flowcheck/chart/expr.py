@@ -111,7 +111,7 @@ def expr_from_json(data: Any, where: str) -> Expr:
     if "lit" in data:
         return Expr(op="lit", value=_freeze(data["lit"]))
     op = data.get("op")
-    if op not in ARITY or op in ("ref", "lit"):
+    if not isinstance(op, str) or op not in ARITY or op in ("ref", "lit"):
         raise ValueError(f"{where}: unknown expression operator {op!r}")
     args = data.get("args", [])
     if not isinstance(args, list):

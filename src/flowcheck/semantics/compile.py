@@ -16,17 +16,32 @@ Payload = dict[str, Any]
 Compiled = Callable[[Context, Payload], Any]
 
 
+class FrozenDict(dict[str, Any]):
+    """An object value (an invoke output, an object field) inside a snapshot: snapshots
+    are hashed, so it hashes by content. It is never changed once built."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items())))
+
+
 def _thaw_lookup(value: Any) -> Any:
-    if isinstance(value, list):
+    """A value read from a context or an event, made hashable (lists to tuples, objects to
+    FrozenDict) so that it can be stored in a snapshot."""
+    if isinstance(value, list | tuple):
         return tuple(_thaw_lookup(v) for v in value)
+    if isinstance(value, dict) and not isinstance(value, FrozenDict):
+        return FrozenDict({k: _thaw_lookup(v) for k, v in value.items()})
     return value
+
+
+freeze = _thaw_lookup
 
 
 def compile_expr(e: Expr, fields: dict[str, int]) -> Compiled:
     """A closure computing ``e`` from a context tuple and an event payload dict."""
     op = e.op
     if op == "lit":
-        value = e.value
+        value = _thaw_lookup(e.value)
         return lambda c, ev: value
     if op == "ref":
         path = e.path or ""

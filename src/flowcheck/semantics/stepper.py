@@ -32,7 +32,7 @@ from flowcheck.chart.model import (
     done_state,
 )
 from flowcheck.errors import FlowcheckError
-from flowcheck.semantics.compile import Compiled, Context, Payload, compile_expr
+from flowcheck.semantics.compile import Compiled, Context, Payload, compile_expr, freeze
 
 ROOT = 0
 MAX_MICROSTEPS = 1000
@@ -41,7 +41,7 @@ _DONE = 1
 _ASSIGN = 0
 _QUEUE = 1
 _Op = tuple[int, "Action | str"]
-_Plan = tuple["tuple[_Trans, ...] | None", "tuple[tuple[tuple[_Trans, ...], ...], ...]"]
+_Plan = tuple["tuple[_Trans, ...] | None", "tuple[tuple[tuple[_Trans, ...], ...], ...] | None"]
 
 
 class Snapshot(NamedTuple):
@@ -215,7 +215,7 @@ class Stepper:
     # -- public API --------------------------------------------------------------------
 
     def initial_context(self) -> Context:
-        return tuple(f.default for f in self.chart.context)
+        return tuple(_freeze(f.default) for f in self.chart.context)
 
     def context_dict(self, context: Context) -> dict[str, Any]:
         return {name: _thaw(v) for name, v in zip(self.field_names, context, strict=True)}
@@ -285,6 +285,8 @@ class Stepper:
         try:
             if static is not None:
                 enabled = static
+            elif chains is None:
+                enabled = tuple(self._select(snap, event, ev))
             else:
                 picked: list[_Trans] = []
                 for chain in chains:
@@ -341,6 +343,8 @@ class Stepper:
             )
             if chain:
                 chains.append(chain)
+        if self._regions_compete(config, event):
+            return None, None  # select with _select, as XState does
         static: list[_Trans] | None = []
         for chain in chains:
             first = chain[0][0]
@@ -351,6 +355,20 @@ class Stepper:
             if first not in static:
                 static.append(first)
         return (tuple(static) if static is not None else None), tuple(chains)
+
+    def _regions_compete(self, config: int, event: str) -> bool:
+        """Whether per-atomic-state chains could select differently from :meth:`_select`:
+        an active parallel state at or below a state handling ``event`` has a region that
+        handles it too."""
+        for node in self.nodes:
+            if node.kind != "parallel" or not config >> node.index & 1:
+                continue
+            above = any(event in self.nodes[a].on for a in (node.index, *node.ancestors))
+            inside = any(event in self.nodes[i].on for i in range(len(self.nodes))
+                         if config >> i & 1 and self._is_descendant(i, node.index))
+            if above and inside:
+                return True
+        return False
 
     def _fast_program(self, program: tuple[_Op, ...]) -> tuple[tuple[int, Any], ...]:
         """The part of a microstep program that changes the context or the internal queue."""
@@ -424,22 +442,28 @@ class Stepper:
             ) from exc
 
     def _select(self, snap: Snapshot, event: str, ev: Payload) -> list[_Trans]:
-        enabled: list[_Trans] = []
-        for atom in self._atomic(snap.configuration):
-            for idx in (atom, *self.nodes[atom].ancestors):
-                cands = self.nodes[idx].on.get(event)
-                if not cands:
-                    continue
-                found = None
-                for t in cands:
-                    if self._guard_ok(t, snap.context, ev):
-                        found = t
+        """XState's ``transitionNode``: a compound state's own transitions count only when
+        its active child selects none; a parallel state's only when no region selects any
+        (unlike SCXML, where every atomic state looks outwards on its own)."""
+        config = snap.configuration
+
+        def own(idx: int) -> list[_Trans]:
+            for t in self.nodes[idx].on.get(event, ()):
+                if self._guard_ok(t, snap.context, ev):
+                    return [t]
+            return []
+
+        def select(idx: int) -> list[_Trans]:
+            node = self.nodes[idx]
+            found: list[_Trans] = []
+            for c in node.children:
+                if config >> c & 1 and self.nodes[c].kind != "history":
+                    found.extend(select(c))
+                    if node.kind != "parallel":
                         break
-                if found is not None:
-                    if found not in enabled:
-                        enabled.append(found)
-                    break
-        return enabled
+            return found or own(idx)
+
+        return select(ROOT)
 
     def _select_eventless(self, snap: Snapshot, ev: Payload) -> list[_Trans]:
         enabled: list[_Trans] = []
@@ -509,8 +533,8 @@ class Stepper:
     def _history_default(self, node: _Node) -> list[int]:
         parent = self.nodes[node.parent]
         if parent.kind == "parallel":
-            # A parallel state has no initial child: by default, as in XState, every region.
-            return [c for c in parent.children if self.nodes[c].kind != "history"]
+            # A parallel state has no initial child: XState's default is the parallel itself.
+            return [parent.index]
         return [parent.initial]
 
     def _is_descendant(self, child: int, ancestor: int) -> bool:
@@ -609,6 +633,13 @@ class Stepper:
         for t in transitions:
             self._entry_set(t, hist, to_enter, default_entry)
         config = self._enter(to_enter, config, program)
+        # Entering a parallel state's history from inside it can leave the parallel state
+        # out of the entry set (XState's reentrancy domain): like XState's state value,
+        # keep it active, without entering it again.
+        for node in self.nodes:
+            if config >> node.index & 1:
+                for a in node.ancestors:
+                    config |= 1 << a
         return config, hist, tuple(program)
 
     def _entry_set(
@@ -629,7 +660,7 @@ class Stepper:
             ancestors = self._proper_ancestors(s, stop)
             if domain is not None and self.nodes[domain].kind == "parallel":
                 ancestors.append(domain)
-            self._add_ancestors(ancestors, hist, default_entry, to_enter)
+            self._add_ancestors(ancestors, hist, default_entry, to_enter, domain)
 
     def _proper_ancestors(self, s: int, stop: int | None) -> list[int]:
         if s == stop:
@@ -681,10 +712,13 @@ class Stepper:
 
     def _add_ancestors(
         self, ancestors: list[int], hist: tuple[int, ...], default_entry: set[int],
-        to_enter: set[int],
+        to_enter: set[int], domain: int | None = None,
     ) -> None:
         for anc in ancestors:
-            to_enter.add(anc)
+            # A parallel domain is not re-entered, only its missing regions (XState's
+            # reentrancy domain in addAncestorStatesToEnter).
+            if domain is None or self._is_descendant(anc, domain):
+                to_enter.add(anc)
             if self.nodes[anc].kind == "parallel":
                 for c in self.nodes[anc].children:
                     if self.nodes[c].kind == "history":
@@ -800,13 +834,13 @@ class Stepper:
 def _thaw(value: Any) -> Any:
     if isinstance(value, tuple):
         return [_thaw(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _thaw(v) for k, v in value.items()}
     return value
 
 
 def _freeze(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    return value
+    return freeze(value)
 
 
 EventLike = tuple[str, Payload]

@@ -19,8 +19,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from flowcheck.chart.expr import Expr, expr_from_json
 from flowcheck.chart.model import (
@@ -47,6 +50,10 @@ from flowcheck.chart.model import (
 from flowcheck.errors import ImportFormatError
 
 _IGNORED = frozenset({"meta", "version"})
+MAX_DEPTH = 50
+"""Deepest state nesting read: far beyond any flow, well within Python's recursion limit."""
+MAX_NESTING = 200
+"""Deepest JSON nesting read (values in context, params, inputs included)."""
 _ROOT_KEYS = frozenset(
     {"id", "description", "initial", "context", "entry", "output", "states", "type"}
 )
@@ -85,10 +92,11 @@ def import_config(
     For a file, ``<stem>.manifest.json`` beside it is used when present and no
     ``manifest`` is given.
     """
-    if isinstance(source, Mapping):
+    if not isinstance(source, str | PathLike):
         label = name or "<config>"
-        data: Any = dict(source)
-        stem = name or str(data.get("id") or "machine")
+        data: Any = dict(source) if isinstance(source, Mapping) else source
+        stem = name or (str(data.get("id") or "machine") if isinstance(data, dict)
+                        else "machine")
     else:
         path = Path(source)
         label = str(path)
@@ -102,13 +110,19 @@ def import_config(
             report_manifest: str | None = str(beside)
         else:
             report_manifest = None
-    if isinstance(source, Mapping):
+    if not isinstance(source, str | PathLike):
         report_manifest = None
     if not isinstance(data, dict):
         raise ImportFormatError(
             f"{label}: the file holds a JSON {type(data).__name__}, not an XState machine config "
             "object ({\"id\": ..., \"initial\": ..., \"states\": {...}})"
         )
+    if manifest is not None and not isinstance(manifest, Mapping):
+        raise ImportFormatError(f"{report_manifest or label}: a manifest must be a JSON object")
+    for what, doc in ((label, data), (report_manifest or f"the manifest of {label}", manifest)):
+        if _nesting(doc) > MAX_NESTING:
+            raise ImportFormatError(f"{what}: JSON nested more than {MAX_NESTING} levels deep; "
+                                    "flatten it (machines need a few levels)")
     reader = _Reader(label, manifest or {}, ImportReport(file=label, manifest=report_manifest))
     chart = reader.read(data, stem)
     return chart, reader.report
@@ -131,6 +145,10 @@ def _load_json(path: Path) -> Any:
         ) from exc
     try:
         return json.loads(text)
+    except RecursionError as exc:
+        raise ImportFormatError(
+            f"{path}: JSON nested too deeply to read; flatten the machine"
+        ) from exc
     except json.JSONDecodeError as exc:
         raise ImportFormatError(
             f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); XState configs must "
@@ -160,6 +178,10 @@ class _Reader:
         self.actions: Mapping[str, Any] = _section(manifest, "actions")
         self.counter = 0
 
+    @property
+    def manifest_label(self) -> str:
+        return self.report.manifest or f"the manifest of {self.label}"
+
     def fail(self, where: str, problem: str) -> ImportFormatError:
         return ImportFormatError(f"{self.label}: {where or '(root)'}: {problem}")
 
@@ -187,6 +209,7 @@ class _Reader:
         description = data.get("description", "")
         if not isinstance(description, str):
             raise self.fail("description", "must be a string")
+        self._check_fields(context, chart_states, entry, output)
         return Chart(
             id=machine_id,
             name=stem,
@@ -199,6 +222,51 @@ class _Reader:
             output=output,
             source=self.label,
         )
+
+    def _check_fields(
+        self, context: tuple[DataField, ...], states: list[State], entry: tuple[Action, ...],
+        output: tuple[tuple[str, Expr], ...],
+    ) -> None:
+        """Every context field a guard, an assign, a track or an input names exists."""
+        fields = {f.name for f in context}
+        known = ", ".join(sorted(fields)) or "none"
+
+        def check(name: str, what: str) -> None:
+            if name not in fields:
+                raise ImportFormatError(
+                    f"{self.label}: {what} uses context field {name!r}, which the context "
+                    f"does not declare (fields: {known}); add it to \"context\"")
+
+        def refs(expr: Expr, what: str) -> None:
+            for path in expr.refs():
+                head, _, rest = path.partition(".")
+                if head == "context":
+                    check(rest.split(".")[0], what)
+
+        def actions(items: tuple[Action, ...]) -> None:
+            for a in items:
+                if isinstance(a, Assign):
+                    for target, value in a.updates:
+                        check(target, f"action {a.name!r}")
+                        refs(value, f"action {a.name!r}")
+                elif isinstance(a, Track):
+                    for name in a.include:
+                        check(name, f"track {a.event!r}")
+
+        actions(entry)
+        for _, value in output:
+            refs(value, "the machine's output")
+        for st in states:
+            actions((*st.entry, *st.exit))
+            for t in st.transitions:
+                if t.guard is not None and t.guard.expr is not None:
+                    refs(t.guard.expr, f"guard {t.guard.name!r}")
+                actions(t.actions)
+            for inv in st.invokes:
+                for _, value in inv.input:
+                    refs(value, f"the input of invoke {inv.id!r}")
+            for _, value in st.output:
+                refs(value, f"the output of {st.id!r}")
 
     def _machine_output(
         self, raw: Any, context: tuple[DataField, ...]
@@ -242,6 +310,10 @@ class _Reader:
     def _node(self, key: str, data: Any, where: str, parent: _Node | None) -> _Node:
         if not isinstance(data, dict):
             raise self.fail(where, f"a state must be an object, got {type(data).__name__}")
+        depth = 1 if parent is None else where.count(".states.") + 1
+        if depth > MAX_DEPTH:
+            raise self.fail(where, f"states nested more than {MAX_DEPTH} deep; flatten the "
+                            "machine (flows are a few levels deep)")
         self._keys(data, _STATE_KEYS, where, "a state")
         state_id = data.get("id", key)
         if not isinstance(state_id, str) or not state_id or "#" in state_id:
@@ -375,6 +447,16 @@ class _Reader:
             kind = spec.get("kind", "rpc")
             outputs = spec.get("outputs", [{}])
             errors = spec.get("errors", ["unavailable"])
+            if (
+                kind not in ("rpc", "flow")
+                or not isinstance(outputs, list)
+                or not all(isinstance(o, dict) for o in outputs)
+                or not isinstance(errors, list)
+                or not all(isinstance(c, str) for c in errors)
+            ):
+                raise ImportFormatError(
+                    f"{self.manifest_label}: actor invoke {invoke_id!r}: kind must be rpc or "
+                    "flow, outputs a list of objects and errors a list of Connect codes")
             out.append(Invoke(
                 id=invoke_id,
                 kind=kind,
@@ -534,7 +616,7 @@ class _Reader:
             try:
                 return Guard(name=raw, expr=expr_from_json(known["expr"], f"guard {raw}"))
             except ValueError as exc:
-                raise ImportFormatError(f"{self.report.manifest}: {exc}") from exc
+                raise ImportFormatError(f"{self.manifest_label}: {exc}") from exc
         if raw not in self.report.opaque_guards:
             self.report.opaque_guards.append(raw)
         return Guard(name=raw, expr=None)
@@ -546,7 +628,7 @@ class _Reader:
         lacks is a typo or a stale manifest, not an opaque implementation."""
         if section not in self.manifest or name in known:
             return
-        manifest = self.report.manifest or "the manifest"
+        manifest = self.manifest_label
         names = ", ".join(sorted(known)[:8]) or "none"
         raise self.fail(where, f"{what} {name!r} is not declared in {manifest} ({section}: "
                         f"{names}); fix the name, or re-export the manifest")
@@ -587,7 +669,7 @@ class _Reader:
                     (k, expr_from_json(v, f"action {item}")) for k, v in updates.items()
                 )
             except (ValueError, AttributeError) as exc:
-                raise ImportFormatError(f"{self.report.manifest}: {exc}") from exc
+                raise ImportFormatError(f"{self.manifest_label}: {exc}") from exc
             return Assign(name=item, updates=pairs)
         if isinstance(known, dict) and kind == "raise" and isinstance(known.get("event"), str):
             decl = Raise(event=known["event"])
@@ -642,7 +724,8 @@ class _Reader:
         if not isinstance(raw, dict):
             raise self.fail("context", "the context must be a JSON object of field defaults")
         declared = {
-            f.get("name"): f for f in _list(self.manifest, "context") if isinstance(f, dict)
+            f["name"]: f for f in _list(self.manifest, "context")
+            if isinstance(f, dict) and isinstance(f.get("name"), str)
         }
         out: list[DataField] = []
         for name, default in raw.items():
@@ -655,7 +738,10 @@ class _Reader:
                                  nullable=default is None, default=_freeze(default)))
         return tuple(out)
 
-    def _field(self, spec: dict[str, Any], what: str) -> DataField:
+    def _field(self, spec: Any, what: str) -> DataField:
+        if not isinstance(spec, dict):
+            raise ImportFormatError(f"{self.manifest_label}: {what}: a field description must "
+                                    "be an object with name and type")
         try:
             return DataField(
                 name=spec["name"],
@@ -665,9 +751,9 @@ class _Reader:
                 examples=tuple(_freeze(x) for x in spec.get("examples", [])),
                 enum=tuple(_freeze(x) for x in spec.get("enum", [])),
             )
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise ImportFormatError(
-                f"{self.report.manifest}: {what}: not a field description ({exc})"
+                f"{self.manifest_label}: {what}: not a field description ({_one_line(exc)})"
             ) from exc
 
     def _infer(self, value: Any, where: str) -> FieldType:
@@ -697,12 +783,40 @@ class _Reader:
                     name=e["name"],
                     description=str(e.get("description", "")),
                     payload=tuple(
-                        self._field(f, f"event {e['name']}") for f in e.get("payload", [])
+                        self._field(f, f"event {e['name']}") for f in _list(e, "payload")
                     ),
                 )
         ordered = [declared.pop(n) for n in list(declared) if n in used]
         ordered += [EventSpec(name=n) for n in used if n not in {e.name for e in ordered}]
         return tuple(ordered)
+
+
+def _one_line(exc: Exception) -> str:
+    """The gist of an exception in one line (pydantic's messages span several)."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return f"{where}: {first['msg']}" if where else str(first["msg"])
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _nesting(doc: Any) -> int:
+    """How deeply ``doc`` nests lists and objects (iteratively: any depth is safe)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list | tuple):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            break
+        stack.extend((c, depth + 1) for c in children)
+    return deepest
 
 
 def _section(manifest: Mapping[str, Any], key: str) -> Mapping[str, Any]:
