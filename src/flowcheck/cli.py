@@ -98,16 +98,24 @@ def simulate(
               help="Write the report to this file instead of stdout.")
 @click.option("--max-configurations", type=click.IntRange(min=1), default=None,
               help="Stop exploring after this many configurations; the result is then bounded.")
+@click.option("--max-depth", type=click.IntRange(min=1), default=None,
+              help="Explore event sequences up to this length; longer ones make it bounded.")
+@click.option("--max-memory", type=click.IntRange(min=1), default=None, metavar="MB",
+              help="Stop exploring when the explored graph would take about this much memory.")
+@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop exploring each machine after this long.")
 @click.option("--examples", type=click.IntRange(min=0), default=None,
               help="Hypothesis examples per machine (0 skips the campaign).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Hypothesis seed.")
 def verify(machines: Path | None, targets: tuple[str, ...], fmt: str, output: Path | None,
-           max_configurations: int | None, examples: int | None, seed: int) -> int:
+           max_configurations: int | None, max_depth: int | None, max_memory: int | None,
+           max_seconds: float | None, examples: int | None, seed: int) -> int:
     """Prove the properties of machines (names, or XState JSON files)."""
     from flowcheck.commands import verify as command
 
     return int(command.run(machines=machines, targets=list(targets), fmt=fmt, output=output,
-                       max_configurations=max_configurations, examples=examples, seed=seed))
+                       max_configurations=max_configurations, examples=examples, seed=seed,
+                       max_depth=max_depth, max_memory=max_memory, max_seconds=max_seconds))
 
 
 @cli.command()

@@ -19,6 +19,12 @@ from typing import Any
 
 from flowcheck.chart.model import Chart
 from flowcheck.errors import FlowcheckError, MachineError, UnknownNameError
+from flowcheck.explore.graph import (
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_MEMORY_MB,
+    DEFAULT_MAX_SECONDS,
+    Limits,
+)
 
 
 @dataclass
@@ -28,8 +34,26 @@ class Settings:
     proto: Path
     exports: Path
     max_configurations: int = 1_000_000
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_memory: int = DEFAULT_MAX_MEMORY_MB
+    max_seconds: float = DEFAULT_MAX_SECONDS
     taxonomy: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+
+    def limits(
+        self,
+        configurations: int | None = None,
+        depth: int | None = None,
+        memory: int | None = None,
+        seconds: float | None = None,
+    ) -> Limits:
+        """The exploration limits: the ones given (command-line options), else the settings."""
+        return Limits(
+            configurations=configurations or self.max_configurations,
+            depth=depth or self.max_depth,
+            memory_mb=memory or self.max_memory,
+            seconds=seconds or self.max_seconds,
+        )
 
 
 def find_settings(start: Path | None = None, machines: Path | None = None) -> Settings:
@@ -54,10 +78,28 @@ def find_settings(start: Path | None = None, machines: Path | None = None) -> Se
         machines=[d.resolve() for d in dirs],
         proto=(root / data.get("proto", "proto")).resolve(),
         exports=(root / data.get("exports", "exports")).resolve(),
-        max_configurations=int(data.get("max-configurations", 1_000_000)),
+        max_configurations=_limit(data, "max-configurations", 1_000_000, pyproject_of(root)),
+        max_depth=_limit(data, "max-depth", DEFAULT_MAX_DEPTH, pyproject_of(root)),
+        max_memory=_limit(data, "max-memory", DEFAULT_MAX_MEMORY_MB, pyproject_of(root)),
+        max_seconds=_limit(data, "max-seconds", DEFAULT_MAX_SECONDS, pyproject_of(root)),
         taxonomy=dict(data.get("taxonomy", {})),
         raw=data,
     )
+
+
+def pyproject_of(root: Path) -> Path:
+    return root / "pyproject.toml"
+
+
+def _limit(data: dict[str, Any], key: str, default: float, where: Path) -> Any:
+    """A positive number from [tool.flowcheck], of the default's type."""
+    value = data.get(key, default)
+    kind = type(default)
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+    if not ok or (kind is int and not isinstance(value, int)):
+        what = "a positive integer" if kind is int else "a positive number"
+        raise FlowcheckError(f"{where}: [tool.flowcheck] {key} = {value!r} must be {what}")
+    return kind(value)
 
 
 @dataclass

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from flowcheck.chart.model import Chart
 from flowcheck.explore.campaign import DEFAULT_EXAMPLES, Campaign, run_campaign
-from flowcheck.explore.graph import DEFAULT_MAX_CONFIGURATIONS, Exploration, Progress, explore
+from flowcheck.explore.graph import (
+    DEFAULT_MAX_CONFIGURATIONS,
+    Exploration,
+    Limits,
+    Progress,
+    explore,
+)
 from flowcheck.properties import PropertyResult, check_all
 from flowcheck.properties import well_formed as _well_formed
 from flowcheck.properties.base import Finding, Subject
@@ -60,6 +66,7 @@ def verify_chart(
     examples: int = DEFAULT_EXAMPLES,
     seed: int = 0,
     progress: Progress | None = None,
+    limits: Limits | None = None,
 ) -> MachineReport:
     """Explore ``chart``, run the campaign on ``machine_class`` (when given) and check every
     property. On KeyboardInterrupt during exploration the report is marked interrupted and
@@ -75,7 +82,7 @@ def verify_chart(
             raise
         notes.append(f"not explored: the chart cannot run ({type(exc).__name__}: {exc})")
     if stepper is not None:
-        graph = explore(chart, max_configurations, progress, stepper)
+        graph = explore(chart, max_configurations, progress, stepper, limits)
     interrupted = graph is not None and graph.interrupted
     campaign: Campaign | None = None
     if machine_class is None:
@@ -97,6 +104,8 @@ def verify_chart(
         "configurations": graph.configurations if graph else 0,
         "edges": graph.edges if graph else 0,
         "complete": bool(graph and graph.complete),
+        "limit": graph.limit if graph else None,
+        "depth": graph.depth if graph else 0,
         "seconds": round(time.perf_counter() - started, 3),
         "state_configurations": len({s.configuration for s in graph.snapshots}) if graph else 0,
         "steps": graph.steps if graph else 0,

@@ -1,7 +1,8 @@
 """``flowcheck verify``: explore machines, run the campaign, report every property.
 
-Exit 0 when every property holds (proved or bounded), 1 when one failed, 2 on bad
-input, 130 when interrupted (after printing what was explored so far).
+Exit 0 when every property holds (proved or bounded: a bounded machine is also named on
+stderr with the limit it hit), 1 when one failed, 2 on bad input, 130 when interrupted
+(after printing what was explored so far).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from flowcheck import output
 from flowcheck.chart.model import Chart
 from flowcheck.errors import FlowcheckError, UnknownNameError
 from flowcheck.explore.campaign import DEFAULT_EXAMPLES
+from flowcheck.explore.graph import Limits
 from flowcheck.formats import reports as fmt_reports
 from flowcheck.formats.atomic import write_atomic
 from flowcheck.project import Machine, Settings, find_settings, select
+from flowcheck.properties import LIMIT_NAMES
 from flowcheck.verification import MachineReport, verify_chart
 
 FORMATS = ("text", "json", "junit", "sarif")
@@ -47,15 +50,34 @@ def run(
     max_configurations: int | None,
     examples: int | None,
     seed: int,
+    max_depth: int | None = None,
+    max_memory: int | None = None,
+    max_seconds: float | None = None,
 ) -> int:
     settings = find_settings(machines=machines)
+    limits = settings.limits(max_configurations, max_depth, max_memory, max_seconds)
     reports, interrupted = verify_targets(settings, resolve(settings, targets),
-                                          max_configurations, examples, seed)
+                                          max_configurations, examples, seed, limits)
     if interrupted:
         _print_interrupted(reports)
         return 130
     emit(reports, fmt, output, settings.root)
+    warn_bounded(reports)
     return 0 if fmt_reports.all_ok(reports) else 1
+
+
+def warn_bounded(reports: list[MachineReport]) -> list[MachineReport]:
+    """Say on stderr which machines were not explored completely, and why; return them."""
+    bounded = [r for r in reports if not r.complete and not r.interrupted
+               and r.stats.get("limit")]
+    for r in bounded:
+        limit = r.stats["limit"]
+        output.warn(
+            f"{r.name}: exploration stopped at the {LIMIT_NAMES.get(limit, limit)} after "
+            f"{r.stats['configurations']} configurations: results are bounded, not proved; "
+            f"raise the limit or bound the context (a counter needs a guard)"
+        )
+    return bounded
 
 
 def resolve(settings: Settings, targets: list[str]) -> list[Target]:
@@ -107,9 +129,11 @@ def verify_targets(
     max_configurations: int | None,
     examples: int | None,
     seed: int,
+    limits: Limits | None = None,
 ) -> tuple[list[MachineReport], bool]:
     """Verify each target; stop at the first interrupt, returning what was done."""
-    limit = max_configurations or settings.max_configurations
+    limits = limits or settings.limits(max_configurations)
+    limit = limits.configurations
     n_examples = DEFAULT_EXAMPLES if examples is None else examples
     if examples is None and "examples" in settings.raw:
         n_examples = int(settings.raw["examples"])
@@ -119,7 +143,7 @@ def verify_targets(
             chart = target.load()
             with _progress(target.name) as progress:
                 report = verify_chart(chart, target.cls, target.source, settings, limit,
-                                      n_examples, seed, progress)
+                                      n_examples, seed, progress, limits)
             report.replay_target = _replay_target(settings, target.name, target.source)
             reports.append(report)
             if report.interrupted:

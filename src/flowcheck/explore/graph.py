@@ -15,6 +15,7 @@ shortest event sequence reaching it. Edges are kept in three flat integer arrays
 from __future__ import annotations
 
 import itertools
+import sys
 import time
 from array import array
 from collections.abc import Callable, Iterator
@@ -32,7 +33,28 @@ from flowcheck.properties.base import Counterexample
 from flowcheck.semantics.stepper import Snapshot, StepError, Stepper
 
 DEFAULT_MAX_CONFIGURATIONS = 1_000_000
+DEFAULT_MAX_DEPTH = 10_000
+DEFAULT_MAX_MEMORY_MB = 2048
+DEFAULT_MAX_SECONDS = 300.0
 PROGRESS_EVERY = 2048
+EDGE_BYTES = 12  # three int32 arrays
+NODE_OVERHEAD = 64  # the index entry, the list slot and the parent arrays, per snapshot
+
+
+@dataclass(frozen=True)
+class Limits:
+    """When exploration stops early: the first limit reached makes the result bounded.
+
+    ``depth`` bounds the length of the event sequences explored, ``memory_mb`` an estimate
+    of the memory the snapshots and edges take (from their counts, not measured),
+    ``seconds`` the time spent. The defaults keep a CI job safe from a flow whose context
+    grows without bound.
+    """
+
+    configurations: int = DEFAULT_MAX_CONFIGURATIONS
+    depth: int = DEFAULT_MAX_DEPTH
+    memory_mb: int = DEFAULT_MAX_MEMORY_MB
+    seconds: float = DEFAULT_MAX_SECONDS
 
 Progress = Callable[[int, int], None]
 """Called with (snapshots expanded, snapshots discovered) every few thousand expansions."""
@@ -88,6 +110,11 @@ class Exploration:
     steps: int = 0
     seconds: float = 0.0
     max_configurations: int = DEFAULT_MAX_CONFIGURATIONS
+    limits: Limits = field(default_factory=Limits)
+    limit: str | None = None
+    """The limit that stopped exploration: configurations, depth, memory or time."""
+    depth: int = 0
+    """The length of the longest shortest event path explored."""
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
     """Results properties share (the set of nodes that can still succeed)."""
     _index: dict[Snapshot, int] = field(default_factory=dict, repr=False)
@@ -288,18 +315,20 @@ def explore(
     max_configurations: int = DEFAULT_MAX_CONFIGURATIONS,
     progress: Progress | None = None,
     stepper: Stepper | None = None,
+    limits: Limits | None = None,
 ) -> Exploration:
     """Breadth-first search from the initial snapshot over the whole alphabet.
 
-    Stops when every reachable snapshot was expanded (``complete``), when
-    ``max_configurations`` snapshots were discovered (bounded) or on KeyboardInterrupt
-    (``interrupted``; what was explored so far is kept). A step that raises is recorded
-    in ``errors`` and exploration goes on.
+    Stops when every reachable snapshot was expanded (``complete``), when a limit is
+    reached (bounded; ``limit`` names it: ``max_configurations`` snapshots discovered, or
+    one of ``limits``) or on KeyboardInterrupt (``interrupted``; what was explored so far
+    is kept). A step that raises is recorded in ``errors`` and exploration goes on.
     """
     stepper = stepper or Stepper(chart)
     letters = alphabet(chart, stepper)
+    limits = limits or Limits(configurations=max_configurations)
     result = Exploration(chart=chart, stepper=stepper, alphabet=letters,
-                         max_configurations=max_configurations)
+                         max_configurations=limits.configurations, limits=limits)
     started = time.perf_counter()
     try:
         _search(result, progress)
@@ -307,6 +336,13 @@ def explore(
         result.interrupted = True
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _node_bytes(snap: Snapshot) -> int:
+    """An estimate of the memory one snapshot takes (its tuples, the configuration integer
+    and the bookkeeping around it); context values are shared between snapshots."""
+    return (sys.getsizeof(snap) + sys.getsizeof(snap.context) + sys.getsizeof(snap.history)
+            + sys.getsizeof(snap.configuration) + NODE_OVERHEAD)
 
 
 def _search(result: Exploration, progress: Progress | None) -> None:
@@ -333,8 +369,19 @@ def _search(result: Exploration, progress: Progress | None) -> None:
     node = 0
     steps = 0
     bounded = False
+    deadline = time.perf_counter() + result.limits.seconds
+    budget = result.limits.memory_mb * 1_000_000
+    node_bytes = _node_bytes(first)
+    max_depth = result.limits.depth
+    layer_end = 1  # nodes below this index are at most ``depth`` events away
     applicable: dict[int, list[tuple[int, dict[str, Any]]]] = {}
     while node < len(snaps):
+        if node == layer_end:
+            if result.depth + 1 > max_depth:
+                result.limit = "depth"
+                break
+            result.depth += 1
+            layer_end = len(snaps)
         snap = snaps[node]
         config = snap.configuration
         if not config & top_final:
@@ -359,6 +406,7 @@ def _search(result: Exploration, progress: Progress | None) -> None:
                 if dst is None:
                     if len(snaps) >= limit:
                         bounded = True
+                        result.limit = "configurations"
                         break
                     dst = len(snaps)
                     index[nxt] = dst
@@ -373,9 +421,16 @@ def _search(result: Exploration, progress: Progress | None) -> None:
         node += 1
         result.expanded = node
         result.steps = steps
-        if progress is not None and node % PROGRESS_EVERY == 0:
-            progress(node, len(snaps))
+        if node % PROGRESS_EVERY == 0:
+            if progress is not None:
+                progress(node, len(snaps))
+            if time.perf_counter() > deadline:
+                result.limit = "time"
+                break
+            if len(snaps) * node_bytes + len(e_src) * EDGE_BYTES > budget:
+                result.limit = "memory"
+                break
     result.steps = steps
-    result.complete = not bounded
+    result.complete = result.limit is None
     if progress is not None:
         progress(result.expanded, len(snaps))

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from flowcheck import __version__
 from flowcheck.explore.campaign import event_list
-from flowcheck.properties import PropertyResult
+from flowcheck.properties import LIMIT_NAMES, PropertyResult
 from flowcheck.properties.base import Counterexample, Finding
 from flowcheck.verification import MachineReport
 
@@ -104,6 +104,8 @@ def render_text(reports: list[MachineReport], width: int = 110, color: bool = Fa
 def _text_machine(console: Console, m: MachineReport) -> None:
     s = m.stats
     scope = "complete" if s.get("complete") else ("interrupted" if m.interrupted else "BOUNDED")
+    if scope == "BOUNDED" and s.get("limit"):
+        scope = f"BOUNDED at the {LIMIT_NAMES.get(s['limit'], s['limit'])}"
     console.print(Text(f"{m.name}", style="bold"), end=" ")
     console.print(
         f"({s['states']} states, {s['transitions']} transitions; explored "

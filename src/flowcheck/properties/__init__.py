@@ -39,6 +39,14 @@ ORDER = (
     "conformance",
 )
 
+LIMIT_NAMES = {
+    "configurations": "configuration limit (max-configurations)",
+    "depth": "depth limit (max-depth)",
+    "memory": "memory limit (max-memory)",
+    "time": "time limit (max-seconds)",
+}
+"""How reports name the exploration limit that made a result bounded."""
+
 
 @dataclass
 class PropertyResult:
@@ -104,7 +112,13 @@ def _result(module: ModuleType, subject: Subject, findings: list[Finding]) -> Pr
     if graph is None:
         why = "not explored: the chart is not well-formed"
         return PropertyResult(pid, title, "skipped", why, [])
-    why = "was interrupted" if graph.interrupted else "stopped at the configuration limit"
+    limit = getattr(graph, "limit", None)
+    if graph.interrupted:
+        why = "was interrupted"
+    elif limit is not None:
+        why = f"stopped at the {LIMIT_NAMES.get(limit, limit)}"
+    else:
+        why = "could not start (the initial step fails, see well-formed)"
     message = (f"no counterexample in {graph.configurations} configurations, but exploration "
                f"{why}: not a proof")
     return PropertyResult(pid, title, "bounded", message, [])
