@@ -359,9 +359,10 @@ def charts(draw: Draw, max_states: int = 12) -> Chart:
                 entry.append(_track(sid, "ENTERED", draw(st.booleans())))
             if draw(st.integers(0, 3)) == 0:
                 entry.append(draw(st.sampled_from([*SET_N.values(), NOTIFY])))
-            if node.kind != "final" or node.parent is not None:
-                if draw(st.booleans()):
-                    exit_.append(_track(sid, "EXITED", False))
+            # A top-level final state is never exited: XState stops the machine there.
+            top_final = node.kind == "final" and node.parent is None
+            if not top_final and draw(st.booleans()):
+                exit_.append(_track(sid, "EXITED", False))
         tags = tuple(draw(st.lists(st.sampled_from(TAGS), max_size=1)))
         states.append(State(
             id=sid,

@@ -96,7 +96,7 @@ def _write_one(path: Path, data: bytes, deferred: _Deferred) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot write ({_reason(exc, directory)})") from exc
+        raise OutputError(f"{path}: cannot write ({_reason(exc, path)})") from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -117,8 +117,8 @@ def _write_one(path: Path, data: bytes, deferred: _Deferred) -> None:
 
 def _reason(exc: OSError, path: Path) -> str:
     """Why a write failed, with what to do about it."""
-    for parent in (path, *path.parents):
-        if parent.exists() and not parent.is_dir() and parent != path:
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
             return f"{parent} is a file, not a directory; choose another output path"
     if isinstance(exc, IsADirectoryError) or path.is_dir():
         return "it is a directory; give a file path"
