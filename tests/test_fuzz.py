@@ -347,3 +347,72 @@ def test_code_in_a_config_runs_in_xstate_as_plain_names(tmp_path: Path, no_marke
     }])
     assert [t[-1].get("status") for t in actual] == ["done", "active", "done"]
     assert actual == [stepper_steps(chart, t) for t in traces]
+
+
+# -- what the fuzzers found, pinned ------------------------------------------------------------
+
+
+def _agree(config: dict[str, Any], manifest: dict[str, Any], events: list[Sent]) -> None:
+    chart, _ = import_config(config, manifest=manifest, name="found")
+    want = stepper_steps(chart, events)
+    [[got]] = _xstate([{"name": "found", "config": config, "manifest": manifest,
+                        "traces": [[{"type": n, **p} for n, p in events]]}])
+    assert want == got
+
+
+_TRACKS = {"actions": {"track": {"kind": "track"}, "notify": {"kind": "custom", "params": {}}}}
+
+
+def _track(state: str) -> dict[str, Any]:
+    return {"type": "track", "params": {"event": "ENTERED", "properties": {"state": state},
+                                        "include": []}}
+
+
+@needs_xstate
+def test_a_parallel_states_own_transition_yields_to_a_regions() -> None:
+    # XState selects from the regions first; the parallel state's own NEXT (an action
+    # only) runs only when no region takes the event.
+    config = {"id": "m", "initial": "p", "context": {}, "states": {"p": {
+        "type": "parallel", "on": {"NEXT": [{"actions": [{"type": "notify"}]}]},
+        "states": {"a": {"initial": "a1", "states": {"a1": {"on": {"NEXT": "a2"}}, "a2": {}}},
+                   "b": {}}}}}
+    _agree(config, _TRACKS, [("NEXT", {}), ("NEXT", {})])
+
+
+@needs_xstate
+def test_a_parallel_states_history_defaults_to_the_parallel_state() -> None:
+    # Before anything was recorded, entering the history from a region leaves and
+    # re-enters the whole parallel state (it used to crash the Stepper).
+    regions = {
+        "a": {"initial": "a1", "entry": [_track("a")], "states": {"a1": {}}},
+        "b": {"entry": [_track("b")], "on": {"GO": "#h"}},
+        "h": {"id": "h", "type": "history"},
+    }
+    config = {"id": "m", "initial": "p", "context": {}, "states": {"p": {
+        "type": "parallel", "entry": [_track("p")], "exit": [_track("left p")],
+        "states": regions}}}
+    _agree(config, _TRACKS, [("GO", {})])
+
+
+@needs_xstate
+def test_a_transition_across_regions_does_not_reenter_the_parallel_state() -> None:
+    config = {"id": "m", "initial": "p", "context": {}, "states": {"p": {
+        "type": "parallel", "entry": [_track("p")], "states": {
+            "a": {"initial": "a1", "states": {"a1": {"on": {"NEXT": "#b2"}}}},
+            "b": {"initial": "b1", "entry": [_track("b")],
+                  "states": {"b1": {}, "b2": {"id": "b2", "entry": [_track("b2")]}}}}}}}
+    _agree(config, _TRACKS, [("NEXT", {})])
+
+
+def test_an_object_assigned_to_the_context_can_be_explored() -> None:
+    config = {"id": "m", "initial": "saving", "context": {"course": None}, "states": {
+        "saving": {"invoke": {"id": "save", "src": "save", "onDone": {
+            "target": "saved", "actions": [{"type": "keepCourse"}]}}},
+        "saved": {"type": "final"}}}
+    manifest = {"actions": {"keepCourse": {"kind": "assign", "updates": {
+        "course": {"ref": "event.output"}}}},
+        "actors": {"save": {"kind": "rpc", "invokes": [
+            {"id": "save", "outputs": [{"id": "c1", "tags": ["a"]}], "errors": []}]}}}
+    chart, _ = import_config(config, manifest=manifest, name="objects")
+    report = verify_chart(chart, max_configurations=100, examples=0)
+    assert report.stats["configurations"] == 2 and report.stats["complete"]
