@@ -145,15 +145,23 @@ def stepper_steps(chart: Chart, events: list[Sent]) -> list[dict[str, Any]]:
     return steps
 
 
+HARNESS_BATCH = 250
+"""Machines per harness run: one run in CI; a long run stays below V8's string limit."""
+
+
 def _xstate(machines: list[dict[str, Any]]) -> list[list[list[dict[str, Any]]]]:
     assert NODE is not None
-    proc = subprocess.run(
-        [NODE, str(HARNESS / "run.mjs"), "-"], input=json.dumps({"machines": machines}),
-        capture_output=True, text=True, check=False, timeout=600,
-    )
-    assert proc.returncode == 0, f"run.mjs failed: {proc.stdout[:3000]} {proc.stderr[:2000]}"
-    result = json.loads(proc.stdout)
-    return [[_until_error(trace) for trace in m["traces"]] for m in result["machines"]]
+    out: list[list[list[dict[str, Any]]]] = []
+    for start in range(0, len(machines), HARNESS_BATCH):
+        batch = machines[start:start + HARNESS_BATCH]
+        proc = subprocess.run(
+            [NODE, str(HARNESS / "run.mjs"), "-"], input=json.dumps({"machines": batch}),
+            capture_output=True, text=True, check=False, timeout=600,
+        )
+        assert proc.returncode == 0, f"run.mjs failed: {proc.stdout[:3000]} {proc.stderr[:2000]}"
+        result = json.loads(proc.stdout)
+        out += [[_until_error(trace) for trace in m["traces"]] for m in result["machines"]]
+    return out
 
 
 def _until_error(trace: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -345,6 +345,9 @@ class _Reader:
         key = initial[1:] if initial.startswith(".") else initial
         for c in children:
             if c.key == key or initial == f"#{c.id}":
+                if c.data.get("type") == "history":
+                    raise self.fail(at, f"initial {initial!r} is a history state; start in a "
+                                    "real child (the history state's default is that child)")
                 return c.id
         keys = ", ".join(c.key for c in children)
         raise self.fail(at, f"initial {initial!r} is not a child state (children: {keys})")
