@@ -101,9 +101,11 @@ def guard_config(guard: Guard, where: str) -> JsonObject:
 
 
 def reenter_matters(t: Transition, states: dict[str, State]) -> bool:
-    """``reenter`` changes behaviour only when every target is the source or inside it."""
+    """``reenter`` changes behaviour only when every target is the source or inside it,
+    or may be at run time: a history state can restore the source itself."""
     return bool(t.targets) and all(
-        x == t.source or _is_inside(x, t.source, states) for x in t.targets
+        x == t.source or _is_inside(x, t.source, states) or states[x].kind == "history"
+        for x in t.targets
     )
 
 
