@@ -145,7 +145,7 @@ def stepper_steps(chart: Chart, events: list[Sent]) -> list[dict[str, Any]]:
     return steps
 
 
-HARNESS_BATCH = 250
+HARNESS_BATCH = 100
 """Machines per harness run: one run in CI; a long run stays below V8's string limit."""
 
 
@@ -181,6 +181,13 @@ def test_xstate_runs_every_exported_random_chart_like_the_stepper() -> None:
     @given(charts(), st.randoms(use_true_random=False))
     def collect(chart: Chart, rng: random.Random) -> None:
         stepper = Stepper(chart)
+        try:
+            stepper.initial(record=False)
+        except StepError:
+            # Endless from the start: one run shows it (XState returns every action of
+            # its 10,000 iterations, megabytes per run).
+            collected.append((chart, [[]]))
+            return
         collected.append((chart, [random_walk(chart, stepper, rng) for _ in range(WALKS)]))
 
     collect()
@@ -424,3 +431,18 @@ def test_an_object_assigned_to_the_context_can_be_explored() -> None:
     chart, _ = import_config(config, manifest=manifest, name="objects")
     report = verify_chart(chart, max_configurations=100, examples=0)
     assert report.stats["configurations"] == 2 and report.stats["complete"]
+
+
+@needs_xstate
+def test_reenter_on_a_transition_to_a_history_state_is_exported() -> None:
+    # The history restores the source itself: only reenter makes XState exit and enter it.
+    config = {"id": "m", "initial": "form", "context": {}, "states": {"form": {
+        "initial": "name", "states": {
+            "name": {"entry": [_track("name")], "on": {"RESET": {"target": "#h",
+                                                                   "reenter": True}}},
+            "email": {},
+            "h": {"id": "h", "type": "history"}}}}}
+    chart, _ = import_config(config, manifest=_TRACKS, name="found")
+    assert export_config(chart)["states"]["form"]["states"]["name"]["on"]["RESET"] == [
+        {"target": "#h", "reenter": True}]
+    _agree(config, _TRACKS, [("RESET", {}), ("RESET", {})])
