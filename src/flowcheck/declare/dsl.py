@@ -8,7 +8,7 @@ flowcheck metadata (tags, invokes) attached as attributes the reader picks up.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from statemachine import State
@@ -308,14 +308,7 @@ def rpc(
     ``outputs`` are example responses and ``errors`` the Connect codes the flow distinguishes:
     together they are the outcomes exploration tries.
     """
-    return Invoke(
-        id=invoke_id,
-        kind="rpc",
-        src=method,
-        input=tuple((k, _e(v)) for k, v in (input or {}).items()),
-        outputs=tuple(outputs),
-        error_codes=tuple(errors),
-    )
+    return _invoke("rpc", invoke_id, method, input, outputs, errors)
 
 
 def child_flow(
@@ -326,10 +319,21 @@ def child_flow(
     errors: Iterable[str] = ("unavailable",),
 ) -> Invoke:
     """Another flow run as a child actor (checkout inside registration)."""
+    return _invoke("flow", invoke_id, flow, input, outputs, errors)
+
+
+def _invoke(
+    kind: Literal["rpc", "flow"],
+    invoke_id: str,
+    src: str,
+    input: dict[str, Operand] | None,
+    outputs: Iterable[dict[str, Any]],
+    errors: Iterable[str],
+) -> Invoke:
     return Invoke(
         id=invoke_id,
-        kind="flow",
-        src=flow,
+        kind=kind,
+        src=src,
         input=tuple((k, _e(v)) for k, v in (input or {}).items()),
         outputs=tuple(outputs),
         error_codes=tuple(errors),

@@ -94,7 +94,6 @@ class _Trans:
     reenter: bool
     decl: Transition
     guard_name: str = ""
-    uid: int = 0
 
 
 class Stepper:
@@ -199,12 +198,7 @@ class Stepper:
             reenter=t.reenter,
             decl=t,
             guard_name=name,
-            uid=self._next_uid(),
         )
-
-    def _next_uid(self) -> int:
-        self._uid_counter = getattr(self, "_uid_counter", 0) + 1
-        return self._uid_counter
 
     def _compile_action(self, a: Action) -> None:
         if isinstance(a, Assign) and a.name not in self._assigns:
