@@ -78,6 +78,13 @@ class CheckoutContext(BaseModel):
     error: str | None = None
 
 
+class CheckoutInput(BaseModel):
+    """What registration starts checkout with: the plan and the first attempt's key."""
+
+    planId: str
+    idempotencyKey: str
+
+
 class PaymentMethodEntered(BaseModel):
     """The user picked or typed a payment method (a tokenised id, never card data)."""
 
@@ -105,6 +112,7 @@ drop_payment = assign("dropPayment", paymentId="")
 class Checkout(Flow):
     flow_id = "checkout"
     Context = CheckoutContext
+    Input = CheckoutInput
     payloads = {  # noqa: RUF012
         "PAYMENT_METHOD_ENTERED": PaymentMethodEntered,
         "PAYMENT_RETRIED": NewIdempotencyKey,

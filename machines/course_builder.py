@@ -73,6 +73,7 @@ from pydantic import BaseModel, Field
 from flowcheck.declare import (
     Event,
     Flow,
+    NoInput,
     State,
     abandoned,
     and_,
@@ -236,6 +237,7 @@ GENERATION_ERRORS = ["unknown"]
 class CourseBuilder(Flow):
     flow_id = "courseBuilder"
     Context = CourseBuilderContext
+    Input = NoInput
     payloads = {  # noqa: RUF012
         "TITLE_CHANGED": TitleChanged,
         "DESIRED_OUTCOME_CHANGED": DesiredOutcomeChanged,

@@ -118,6 +118,14 @@ class GenerationContext(BaseModel):
     error: str | None = None
 
 
+class GenerationInput(BaseModel):
+    """What the course builder starts a generation with."""
+
+    courseId: str
+    kind: Literal["outline", "lessons"]
+    idempotencyKey: str
+
+
 class Retry(BaseModel):
     """Try again; after a failed job, with a fresh idempotency key for the new job."""
 
@@ -153,6 +161,7 @@ mark_cancelled = assign("markCancelled", outcome="cancelled")
 class Generation(Flow):
     flow_id = "generation"
     Context = GenerationContext
+    Input = GenerationInput
     payloads = {"RETRY": Retry}  # noqa: RUF012
     output = {"jobId": ctx("jobId"), "outcome": ctx("outcome")}  # noqa: RUF012
 

@@ -67,6 +67,7 @@ from pydantic import BaseModel, Field
 from flowcheck.declare import (
     Event,
     Flow,
+    NoInput,
     State,
     and_,
     assign,
@@ -215,6 +216,7 @@ payment_failed = _failed("payingForPlan")
 class Registration(Flow):
     flow_id = "registration"
     Context = RegistrationContext
+    Input = NoInput
     payloads = {  # noqa: RUF012
         "EMAIL_CHANGED": EmailChanged,
         "PASSWORD_CHANGED": PasswordChanged,

@@ -79,14 +79,18 @@ def list_cmd(machines: Path | None, as_json: bool) -> int:
 @click.option("--script", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="A scenario file (YAML or JSON) with events and expectations.")
 @click.option("--json", "as_json", is_flag=True, help="Print each step as JSON.")
+@click.option("--input", "input_json", default=None, metavar="JSON",
+              help="Start the flow with this input (a JSON object of context fields), as a "
+                   "parent or the frontend would; counterexamples print it when they need it.")
 def simulate(
-    machines: Path | None, name: str, events: str | None, script: Path | None, as_json: bool
+    machines: Path | None, name: str, events: str | None, script: Path | None, as_json: bool,
+    input_json: str | None,
 ) -> int:
     """Run a machine: scripted with --events or --script, interactive otherwise."""
     from flowcheck.commands import simulate as command
 
     return int(command.run(machines=machines, name=name, events=events, script=script,
-                       as_json=as_json))
+                       as_json=as_json, input_json=input_json))
 
 
 @cli.command()

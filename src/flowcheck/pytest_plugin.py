@@ -166,12 +166,13 @@ class FlowNode(pytest.Collector):
 
 def _verify(machine: Machine, settings: Settings) -> MachineReport:
     from flowcheck.explore.campaign import DEFAULT_EXAMPLES
-    from flowcheck.verification import verify_chart
+    from flowcheck.verification import project_environment, verify_chart
 
     examples = int(settings.raw.get("examples", DEFAULT_EXAMPLES))
     seed = int(settings.raw.get("seed", 0))
     return verify_chart(machine.chart, machine.cls, machine.path, settings,
-                        settings.max_configurations, examples, seed)
+                        settings.max_configurations, examples, seed,
+                        environment=project_environment(settings, machine))
 
 
 class PropertyItem(pytest.Item):
@@ -222,8 +223,8 @@ def failure_text(flow: str, result: PropertyResult, root: Path | None = None) ->
 
 
 def _finding_lines(flow: str, finding: Finding, root: Path | None) -> list[str]:
-    from flowcheck.explore.campaign import event_list
     from flowcheck.formats.reports import counterexample_lines
+    from flowcheck.properties.base import replay_command
 
     lines = [f"- {finding.message}"]
     where: list[str] = []
@@ -241,8 +242,7 @@ def _finding_lines(flow: str, finding: Finding, root: Path | None) -> list[str]:
         lines.append("  counterexample (events -> configuration):")
         lines += [f"    {line}" for line in counterexample_lines(cx)]
         if cx.events:
-            lines.append(f"  replay: flowcheck simulate {flow} --events "
-                         f"'{event_list(cx.events)}'")
+            lines.append(f"  replay: {replay_command(flow, cx)}")
     return lines
 
 

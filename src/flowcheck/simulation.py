@@ -12,7 +12,7 @@ from typing import Any
 
 from flowcheck.chart.model import Chart, DataField, Track, error_actor
 from flowcheck.errors import PayloadError, UnknownNameError
-from flowcheck.semantics import Executed, Snapshot, Stepper
+from flowcheck.semantics import Executed, Snapshot, Stepper, start_context
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -143,13 +143,16 @@ class Session:
     chart: Chart
     stepper: Stepper = field(init=False)
     records: list[StepRecord] = field(default_factory=list)
+    input: dict[str, Any] | None = None
+    """What the flow is started with (context fields); None: its default context."""
 
     def __post_init__(self) -> None:
         self.stepper = Stepper(self.chart)
         self.reset()
 
     def reset(self) -> StepRecord:
-        snap, executed = self.stepper.initial()
+        snap, executed = self.stepper.initial(
+            context=start_context(self.stepper, self.input))
         self.records = [StepRecord(None, {}, snap, executed)]
         return self.records[0]
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowcheck.chart.model import Chart
+from flowcheck.composition import Environment, environments
+from flowcheck.explore.domains import derive
 from flowcheck.explore.campaign import DEFAULT_EXAMPLES, Campaign, run_campaign
 from flowcheck.explore.graph import (
     DEFAULT_MAX_CONFIGURATIONS,
@@ -28,7 +30,41 @@ from flowcheck.properties.base import Finding, Subject
 from flowcheck.semantics.stepper import Stepper
 
 if TYPE_CHECKING:
-    from flowcheck.project import Settings
+    from flowcheck.project import Machine, Settings
+
+__all__ = ["Environment", "MachineReport", "project_environment", "verify_chart"]
+
+
+_ENVIRONMENTS: dict[tuple[Any, ...], dict[str, Environment]] = {}
+
+
+def project_environment(settings: Settings, machine: Machine) -> Environment | None:
+    """The environment the project's other flows give ``machine`` (None when it is not one
+    of the project's machines: it is then verified standalone). Computed once per project
+    state (the machine files' names, sizes and modification times)."""
+    from flowcheck.errors import FlowcheckError
+    from flowcheck.project import load_machine, machine_files
+
+    try:
+        files = machine_files(settings)
+    except FlowcheckError:
+        return None
+    if machine.path.resolve() not in {f.resolve() for f in files}:
+        return None
+    key = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    envs = _ENVIRONMENTS.get(key)
+    if envs is None:
+        charts: dict[str, Chart] = {}
+        for f in files:
+            try:
+                charts[f.stem] = (machine if f.resolve() == machine.path.resolve()
+                                  else load_machine(f)).chart
+            except FlowcheckError:
+                continue  # a broken flow is reported when it is verified itself
+        envs = environments(charts)
+        _ENVIRONMENTS.clear()
+        _ENVIRONMENTS[key] = envs
+    return envs.get(machine.name)
 
 
 @dataclass
@@ -67,6 +103,7 @@ def verify_chart(
     seed: int = 0,
     progress: Progress | None = None,
     limits: Limits | None = None,
+    environment: Environment | None = None,
 ) -> MachineReport:
     """Explore ``chart``, run the campaign on ``machine_class`` (when given) and check every
     property. On KeyboardInterrupt during exploration the report is marked interrupted and
@@ -81,8 +118,10 @@ def verify_chart(
         if not _well_formed.structural(chart):
             raise
         notes.append(f"not explored: the chart cannot run ({type(exc).__name__}: {exc})")
+    domains = derive(chart, environment.child_outputs if environment else None,
+                     environment.inputs if environment else ())
     if stepper is not None:
-        graph = explore(chart, max_configurations, progress, stepper, limits)
+        graph = explore(chart, max_configurations, progress, stepper, limits, domains)
     interrupted = graph is not None and graph.interrupted
     campaign: Campaign | None = None
     if machine_class is None:
@@ -95,8 +134,11 @@ def verify_chart(
                                 stepper=stepper)
     subject = Subject(chart=chart, settings=settings, source=source,
                       machine_class=machine_class, graph=graph, campaign=campaign)
+    subject.extra["assumptions"] = environment_assumptions(chart, environment)
     # An interrupted run reports what it explored, not properties of a partial graph.
     results = [] if interrupted else check_all(subject)
+    if getattr(campaign, "abstraction_missed", False):
+        results = [_not_proved(r) for r in results]
     if source is not None:
         results = [_located(r, source) for r in results]
     stats = {
@@ -115,9 +157,46 @@ def verify_chart(
         "campaign_events": campaign.events if campaign else 0,
         "campaign_seconds": round(campaign.seconds, 3) if campaign else 0.0,
         "seed": seed,
+        "domains": domains.stats(),
+        "inputs": len(graph.roots) if graph else 0,
     }
     return MachineReport(chart.name, chart, source, results, stats, graph, campaign,
                          interrupted, notes)
+
+
+def environment_assumptions(chart: Chart, environment: Environment | None) -> list[str]:
+    """What exploration assumed of the world outside ``chart``: said next to every
+    property it proves."""
+    out: list[str] = []
+    parents = environment.parents if environment else ()
+    if chart.input is None:
+        if parents:
+            out.append(f"the flow is started only by {', '.join(parents)} (it declares no "
+                       "Input; other starts are not explored)")
+        else:
+            out.append("the flow starts from its default context (it declares no Input; "
+                       "declare one to explore every input)")
+    delays = chart.delays()
+    if delays:
+        out.append(f"a delay ({', '.join(delays)}) may be of any length")
+    if environment is not None and not environment.complete:
+        out.append("child flows end only with the outputs their bounded exploration reached")
+    return out
+
+
+def _not_proved(result: PropertyResult) -> PropertyResult:
+    """A proof over an environment abstraction that the campaign caught missing a case is
+    no proof: the result is what the sample showed."""
+    if result.status != "proved" or result.id in _STATIC_IDS:
+        return result
+    return dataclasses.replace(
+        result, status="tested", assumptions=[],
+        message=f"{result.title}: not a proof, the explored environment missed a case the "
+                "campaign found (see conformance)")
+
+
+_STATIC_IDS = frozenset({"well-formed", "telemetry", "semantic-events", "context-taxonomy",
+                         "contract"})
 
 
 # -- where a state is declared --------------------------------------------------------------

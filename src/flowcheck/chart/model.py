@@ -10,7 +10,13 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from flowcheck.chart.expr import Expr
 
@@ -138,7 +144,13 @@ FieldType = Literal["string", "integer", "boolean", "string[]", "object", "objec
 
 
 class DataField(_Frozen):
-    """A field of the context or of an event payload, with its finite example domain."""
+    """A field of the context or of an event payload, with its finite example domain.
+
+    ``fact`` marks a context field its flow declares a domain fact (in the Context model,
+    ``Field(..., json_schema_extra={"flowcheck": "domain-fact"})``): flow data whatever the
+    context-taxonomy rules would make of its name, type or data flow. It is written out only
+    when set, so charts without the marker serialise as they always have.
+    """
 
     name: str
     type: FieldType
@@ -146,6 +158,14 @@ class DataField(_Frozen):
     default: Any = None
     examples: tuple[Any, ...] = ()
     enum: tuple[Any, ...] = ()
+    fact: bool = False
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_fact(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if not self.fact and isinstance(data, dict):
+            data.pop("fact", None)
+        return data
 
 
 class EventSpec(_Frozen):
@@ -165,6 +185,10 @@ class Chart(_Frozen):
     initial: str
     states: tuple[State, ...]
     context: tuple[DataField, ...] = ()
+    # The machine's input: the context fields a parent (or the frontend) may set when it
+    # starts the flow. None when the flow does not declare it (it is explored from its
+    # default context only, and reports say so); () when it takes no input.
+    input: tuple[DataField, ...] | None = None
     events: tuple[EventSpec, ...] = ()
     entry: tuple[Action, ...] = ()
     # The machine's output (XState's root ``output``), evaluated on the context once a

@@ -10,17 +10,18 @@ from rich.text import Text
 
 from flowcheck import output
 from flowcheck.chart.model import Chart
-from flowcheck.errors import UnknownNameError
+from flowcheck.errors import UnknownNameError, PayloadError
 from flowcheck.project import Settings, find_settings, select
 from flowcheck.simulation import Session, parse_event_list
 
 
 def run(
-    machines: Path | None, name: str, events: str | None, script: Path | None, as_json: bool
+    machines: Path | None, name: str, events: str | None, script: Path | None, as_json: bool,
+    input_json: str | None = None,
 ) -> int:
     settings = find_settings(machines=machines)
     chart = _chart(settings, name)
-    session = Session(chart)
+    session = Session(chart, input=_input(chart, input_json))
     if script is not None:
         from flowcheck.commands import scenario
 
@@ -39,6 +40,26 @@ def run(
         for s in steps:
             _print_step(s)
     return 0
+
+
+def _input(chart: Chart, text: str | None) -> dict[str, Any] | None:
+    """The ``--input`` object: JSON, naming context fields of the flow."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PayloadError(f"--input is not valid JSON ({exc.msg} at column {exc.colno}); give "
+                         'an object such as \'{"kind": "lessons"}\'') from exc
+    if not isinstance(value, dict):
+        raise PayloadError(f"--input must be a JSON object of context fields, got "
+                         f"{type(value).__name__}")
+    fields = {f.name for f in chart.context}
+    unknown = sorted(k for k in value if k not in fields)
+    if unknown:
+        raise PayloadError(f"--input names {', '.join(map(repr, unknown))}, not context fields "
+                         f"of {chart.name} (fields: {', '.join(sorted(fields)) or 'none'})")
+    return value
 
 
 def _chart(settings: Settings, name: str) -> Chart:

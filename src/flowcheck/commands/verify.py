@@ -26,7 +26,7 @@ from flowcheck.formats import reports as fmt_reports
 from flowcheck.formats.atomic import write_atomic
 from flowcheck.project import Machine, Settings, find_settings, select
 from flowcheck.properties import LIMIT_NAMES
-from flowcheck.verification import MachineReport, verify_chart
+from flowcheck.verification import MachineReport, project_environment, verify_chart
 
 FORMATS = ("text", "json", "junit", "sarif")
 PROGRESS_AFTER = 0.5  # seconds of exploration before a progress bar appears
@@ -141,9 +141,13 @@ def verify_targets(
     try:
         for target in targets:
             chart = target.load()
+            environment = None
+            if target.cls is not None and target.source is not None:
+                machine = Machine(target.name, target.source, target.cls)
+                environment = project_environment(settings, machine)
             with _progress(target.name) as progress:
                 report = verify_chart(chart, target.cls, target.source, settings, limit,
-                                      n_examples, seed, progress, limits)
+                                      n_examples, seed, progress, limits, environment)
             report.replay_target = _replay_target(settings, target.name, target.source)
             reports.append(report)
             if report.interrupted:

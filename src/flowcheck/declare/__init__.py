@@ -42,7 +42,7 @@ from flowcheck.declare.dsl import (
     tag,
     track,
 )
-from flowcheck.declare.flow import Flow, TelemetryPolicy
+from flowcheck.declare.flow import Flow, NoInput, TelemetryPolicy
 from flowcheck.declare.reader import read_chart
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "Flow",
     "HistoryState",
     "State",
+    "NoInput",
     "TelemetryPolicy",
     "abandoned",
     "add",

@@ -54,6 +54,10 @@ class EmptyContext(BaseModel):
     """The context of a flow that carries no data."""
 
 
+class NoInput(BaseModel):
+    """The input of a flow that is started without one."""
+
+
 def _without_initial(states: list[State]) -> list[State]:
     """Compound states among ``states`` and their descendants with no child marked initial."""
     out: list[State] = []
@@ -77,6 +81,11 @@ class Flow(StateChart):  # type: ignore[type-arg]
 
     - ``flow_id``: the XState machine id (``courseBuilder``);
     - ``Context``: a pydantic model of the flow's data (the XState context);
+    - ``Input``: a pydantic model of what the flow is started with (the XState ``input``):
+      each field names a context field it sets. Exploration starts from every input class
+      (and from every input the project's parents pass). ``NoInput`` for a flow that is
+      started without one; left out, the flow is explored from its defaults only, and
+      reports say so;
     - ``payloads``: event name -> pydantic payload model, its fields annotated with
       ``Field(examples=[...])``: the values exploration tries;
     - ``telemetry``: the chart-wide :class:`TelemetryPolicy`;
@@ -97,6 +106,7 @@ class Flow(StateChart):  # type: ignore[type-arg]
     flow_id: ClassVar[str] = ""
     Context: ClassVar[type[BaseModel]] = EmptyContext
     payloads: ClassVar[dict[str, type[BaseModel]]] = {}
+    Input: ClassVar[type[BaseModel] | None] = None
     telemetry_policy: ClassVar[TelemetryPolicy] = TelemetryPolicy()
     output: ClassVar[dict[str, Expr]] = {}
     _flowcheck_root_without_initial: ClassVar[bool] = False

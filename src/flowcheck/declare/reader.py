@@ -92,6 +92,7 @@ class _Reader:
             states.append(chart_state)
         context = _fields(cls.Context, self.label, "Context")
         chart = Chart(
+            input=self._input(context),
             id=cls.flow_id,
             name=self.name,
             description=inspect.cleandoc(cls.__doc__ or ""),
@@ -104,6 +105,37 @@ class _Reader:
             source=inspect.getsourcefile(cls) or "",
         )
         return chart
+
+    def _input(self, context: tuple[DataField, ...]) -> tuple[DataField, ...] | None:
+        """The class's ``Input`` model: each field sets the context field of its name, so it
+        must be one, of the same type."""
+        model = self.cls.Input
+        if model is None:
+            return None
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise self.fail(
+                f"Input is {model!r}; declare it as a pydantic model whose fields are context "
+                "fields (or flowcheck.declare.NoInput for a flow started without input)"
+            )
+        fields = _fields(model, self.label, "Input")
+        by_name = {f.name: f for f in context}
+        for f in fields:
+            known = by_name.get(f.name)
+            if known is None:
+                names = ", ".join(sorted(by_name)) or "none"
+                raise self.fail(
+                    f"Input field {f.name!r} is not a context field (fields: {names}): the "
+                    "input sets the context, so name a context field or add it to Context"
+                )
+            if (known.type, known.nullable) != (f.type, f.nullable) and not (
+                known.nullable and f.type == known.type
+            ):
+                raise self.fail(
+                    f"Input field {f.name!r} is {f.type}{' | None' if f.nullable else ''} but "
+                    f"the context field is {known.type}{' | None' if known.nullable else ''}: "
+                    "give both the same type"
+                )
+        return fields
 
     def _output(self, context: tuple[DataField, ...]) -> tuple[tuple[str, Expr], ...]:
         """The class's ``output``: the machine output, read from the context only (XState
@@ -412,9 +444,28 @@ def _fields(model: type[BaseModel] | None, label: str, where: str) -> tuple[Data
             DataField(
                 name=name, type=ftype, nullable=nullable, default=_freeze(default),
                 examples=tuple(_freeze(e) for e in examples), enum=enum,
+                fact=_domain_fact(info, label, where, name),
             )
         )
     return tuple(out)
+
+
+DOMAIN_FACT = "domain-fact"
+"""The marker that declares a context field a fact of the domain, not a UI flag or server
+data: ``Field(..., json_schema_extra={"flowcheck": "domain-fact"})``."""
+
+
+def _domain_fact(info: FieldInfo, label: str, where: str, name: str) -> bool:
+    extra = info.json_schema_extra
+    if not isinstance(extra, dict) or "flowcheck" not in extra:
+        return False
+    if extra["flowcheck"] != DOMAIN_FACT:
+        raise MachineError(
+            f"{label}: field {name!r} of {where} has json_schema_extra "
+            f"{{'flowcheck': {extra['flowcheck']!r}}}; the marker flowcheck reads is "
+            f"{{'flowcheck': {DOMAIN_FACT!r}}} (a fact of the domain the flow decides on)"
+        )
+    return True
 
 
 def _default(info: FieldInfo) -> Any:

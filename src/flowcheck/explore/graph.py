@@ -14,7 +14,6 @@ shortest event sequence reaching it. Edges are kept in three flat integer arrays
 
 from __future__ import annotations
 
-import itertools
 import sys
 import time
 from array import array
@@ -29,7 +28,9 @@ from flowcheck.chart.model import (
     error_actor,
     is_internal_event,
 )
+from flowcheck.explore.domains import Domains, derive
 from flowcheck.properties.base import Counterexample
+from flowcheck.semantics import start_context
 from flowcheck.semantics.stepper import Snapshot, StepError, Stepper
 
 DEFAULT_MAX_CONFIGURATIONS = 1_000_000
@@ -115,6 +116,12 @@ class Exploration:
     """The limit that stopped exploration: configurations, depth, memory or time."""
     depth: int = 0
     """The length of the longest shortest event path explored."""
+    domains: Domains | None = None
+    """The environment explored: payload, output, code and input classes."""
+    roots: list[dict[str, Any] | None] = field(default_factory=lambda: [None])
+    """The input each initial snapshot was started with (None: the default context);
+    root ``i`` is node ``i`` unless two inputs give the same snapshot."""
+    root_nodes: list[int] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
     """Results properties share (the set of nodes that can still succeed)."""
     _index: dict[Snapshot, int] = field(default_factory=dict, repr=False)
@@ -196,19 +203,33 @@ class Exploration:
     # -- counterexamples -------------------------------------------------------------------
 
     def path_to(self, node: int) -> list[int]:
-        """Letter indices of the shortest event path from the initial snapshot to ``node``."""
+        """Letter indices of the shortest event path from an initial snapshot to ``node``."""
         letters: list[int] = []
-        while node > 0:
+        while self.parent[node] != -1:
             letters.append(self.parent_letter[node])
             node = self.parent[node]
         letters.reverse()
         return letters
 
+    def root_of(self, node: int) -> int:
+        """The initial snapshot ``node`` is reached from."""
+        while self.parent[node] != -1:
+            node = self.parent[node]
+        return node
+
+    def input_of(self, node: int) -> dict[str, Any] | None:
+        """The input the shortest path to ``node`` starts the flow with (None: defaults)."""
+        root = self.root_of(node)
+        if root in self.root_nodes:
+            return self.roots[self.root_nodes.index(root)]
+        return None
+
     def counterexample(self, node: int, then: list[int] | None = None) -> Counterexample:
         """The shortest path to ``node``, followed by the letters ``then``, replayed on the
         Stepper so that the configurations shown are the ones the Stepper computes."""
         letters = self.path_to(node) + list(then or [])
-        return replay(self.stepper, [self.letter_event(i) for i in letters])
+        return replay(self.stepper, [self.letter_event(i) for i in letters],
+                      self.input_of(node))
 
     def letter_event(self, letter: int) -> tuple[str, dict[str, Any]]:
         lt = self.alphabet[letter]
@@ -235,9 +256,14 @@ class Exploration:
         return g
 
 
-def replay(stepper: Stepper, events: list[tuple[str, dict[str, Any]]]) -> Counterexample:
-    """Run ``events`` from the initial snapshot; the configurations after each one."""
-    snap, _ = stepper.initial(record=False)
+def replay(
+    stepper: Stepper,
+    events: list[tuple[str, dict[str, Any]]],
+    input: dict[str, Any] | None = None,
+) -> Counterexample:
+    """Run ``events`` from the initial snapshot (started with ``input``, when given); the
+    configurations after each one."""
+    snap, _ = stepper.initial(context=start_context(stepper, input), record=False)
     states = [tuple(stepper.active_ids(snap))]
     done: list[tuple[str, dict[str, Any]]] = []
     for name, payload in events:
@@ -247,16 +273,21 @@ def replay(stepper: Stepper, events: list[tuple[str, dict[str, Any]]]) -> Counte
         except StepError:
             break
         states.append(tuple(stepper.active_ids(snap)))
-    return Counterexample(events=tuple(done), states=tuple(states))
+    return Counterexample(events=tuple(done), states=tuple(states), input=input)
 
 
 # -- the alphabet ------------------------------------------------------------------------------
 
 
-def alphabet(chart: Chart, stepper: Stepper | None = None) -> list[Letter]:
+def alphabet(
+    chart: Chart, stepper: Stepper | None = None, domains: Domains | None = None
+) -> list[Letter]:
     """Every letter exploration tries, in a stable order: user events in declaration order,
-    then invoke outcomes in document order, then delays."""
+    then invoke outcomes in document order, then delays. Payloads, outputs and error codes
+    come from the domains derived from the flow's expressions (see
+    :mod:`flowcheck.explore.domains`), ``derive(chart)`` when none are given."""
     stepper = stepper or Stepper(chart)
+    domains = domains or derive(chart)
     handled: dict[str, int] = {}
     for s in chart.states:
         for t in s.transitions:
@@ -266,19 +297,14 @@ def alphabet(chart: Chart, stepper: Stepper | None = None) -> list[Letter]:
     for spec in chart.events:
         if is_internal_event(spec.name) or spec.name not in handled:
             continue
-        domains = [_domain(f.examples, f.enum, f.nullable, f.default) for f in spec.payload]
-        names = [f.name for f in spec.payload]
-        for values in itertools.product(*domains):
-            letters.append(
-                Letter(spec.name, dict(zip(names, values, strict=True)), 0,
-                       handled[spec.name], "user")
-            )
+        for payload in domains.payloads.get(spec.name, [{}]):
+            letters.append(Letter(spec.name, dict(payload), 0, handled[spec.name], "user"))
     for state, inv in chart.invokes():
         own = 1 << stepper.index[state.id]
         done, error = done_actor(inv.id), error_actor(inv.id)
-        for out in inv.outputs:
+        for out in domains.outputs.get(inv.id, [dict(o) for o in inv.outputs]):
             letters.append(Letter(done, {"output": dict(out)}, own, handled.get(done, 0), "done"))
-        for code in inv.error_codes:
+        for code in domains.codes.get(inv.id, list(inv.error_codes)):
             letters.append(
                 Letter(error, {"error": {"code": code}}, own, handled.get(error, 0), "error")
             )
@@ -293,20 +319,6 @@ def alphabet(chart: Chart, stepper: Stepper | None = None) -> list[Letter]:
     return letters
 
 
-def _domain(
-    examples: tuple[Any, ...], enum: tuple[Any, ...], nullable: bool, default: Any
-) -> list[Any]:
-    values: list[Any] = []
-    for v in (*examples, *enum):
-        if v not in values:
-            values.append(v)
-    if not values:
-        values.append(default)
-    if nullable and None not in values:
-        values.append(None)
-    return values
-
-
 # -- the search ---------------------------------------------------------------------------------
 
 
@@ -316,6 +328,7 @@ def explore(
     progress: Progress | None = None,
     stepper: Stepper | None = None,
     limits: Limits | None = None,
+    domains: Domains | None = None,
 ) -> Exploration:
     """Breadth-first search from the initial snapshot over the whole alphabet.
 
@@ -325,10 +338,14 @@ def explore(
     is kept). A step that raises is recorded in ``errors`` and exploration goes on.
     """
     stepper = stepper or Stepper(chart)
-    letters = alphabet(chart, stepper)
+    domains = domains or derive(chart)
+    letters = alphabet(chart, stepper, domains)
     limits = limits or Limits(configurations=max_configurations)
+    roots: list[dict[str, Any] | None] = (
+        [None] if chart.input is None else []) + [dict(i) for i in domains.inputs]
     result = Exploration(chart=chart, stepper=stepper, alphabet=letters,
-                         max_configurations=limits.configurations, limits=limits)
+                         max_configurations=limits.configurations, limits=limits,
+                         domains=domains, roots=roots or [None])
     started = time.perf_counter()
     try:
         _search(result, progress)
@@ -357,15 +374,25 @@ def _search(result: Exploration, progress: Progress | None) -> None:
     parent, parent_letter = result.parent, result.parent_letter
     e_src, e_letter, e_dst = result.edge_src, result.edge_letter, result.edge_dst
     limit = result.max_configurations
-    try:
-        first, _ = stepper.initial(record=False)
-    except StepError as exc:
-        result.errors.append(ExplorationError(-1, -1, str(exc), exc.state, exc.event))
+    started: list[dict[str, Any] | None] = []
+    for given in result.roots:
+        try:
+            first, _ = stepper.initial(context=start_context(stepper, given), record=False)
+        except StepError as exc:
+            result.errors.append(ExplorationError(-1, -1, str(exc), exc.state, exc.event))
+            continue
+        if first in index:
+            continue
+        index[first] = len(snaps)
+        result.root_nodes.append(len(snaps))
+        started.append(given)
+        snaps.append(first)
+        parent.append(-1)
+        parent_letter.append(-1)
+    result.roots = started
+    if not snaps:
         return
-    index[first] = 0
-    snaps.append(first)
-    parent.append(-1)
-    parent_letter.append(-1)
+    first = snaps[0]
     node = 0
     steps = 0
     bounded = False
@@ -373,7 +400,7 @@ def _search(result: Exploration, progress: Progress | None) -> None:
     budget = result.limits.memory_mb * 1_000_000
     node_bytes = _node_bytes(first)
     max_depth = result.limits.depth
-    layer_end = 1  # nodes below this index are at most ``depth`` events away
+    layer_end = len(snaps)  # nodes below this index are at most ``depth`` events away
     applicable: dict[int, list[tuple[int, dict[str, Any]]]] = {}
     while node < len(snaps):
         if node == layer_end:
@@ -431,6 +458,8 @@ def _search(result: Exploration, progress: Progress | None) -> None:
                 result.limit = "memory"
                 break
     result.steps = steps
+    if result.limit is None and result.domains is not None and result.domains.truncated:
+        result.limit = "environment"
     result.complete = result.limit is None
     if progress is not None:
         progress(result.expanded, len(snaps))

@@ -19,9 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from flowcheck import __version__
-from flowcheck.explore.campaign import event_list
 from flowcheck.properties import LIMIT_NAMES, PropertyResult
-from flowcheck.properties.base import Counterexample, Finding
+from flowcheck.properties.base import Counterexample, Finding, replay_command
 from flowcheck.verification import MachineReport
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -60,6 +59,8 @@ def property_json(r: PropertyResult) -> dict[str, Any]:
         "message": r.message,
         "counterexample": counterexample_json(first),
         "status": r.status,
+        "verdict": r.verdict,
+        "assumptions": list(r.assumptions),
         "title": r.title,
         "findings": [finding_json(f) for f in r.findings],
     }
@@ -117,10 +118,23 @@ def _text_machine(console: Console, m: MachineReport) -> None:
     table.add_column("property", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("message", overflow="fold")
+    # Assumptions are numbered per machine: the table says which ones a proof rests on,
+    # the lines below it say what they are.
+    numbered: list[str] = []
     for r in m.results:
-        table.add_row(r.id, Text(r.status, style=STATUS_STYLE.get(r.status, "")),
+        status = r.status
+        if r.status == "proved" and r.assumptions:
+            refs = []
+            for a in r.assumptions:
+                if a not in numbered:
+                    numbered.append(a)
+                refs.append(f"A{numbered.index(a) + 1}")
+            status = f"proved (assuming {', '.join(refs)})"
+        table.add_row(r.id, Text(status, style=STATUS_STYLE.get(r.status, "")),
                       Text(r.message))
     console.print(table)
+    for i, a in enumerate(numbered, start=1):
+        console.print(f"  A{i}: assuming {a}", markup=False, soft_wrap=True)
     for note in m.notes:
         console.print(f"  note: {note}", markup=False)
     for r in m.results:
@@ -133,9 +147,8 @@ def _text_machine(console: Console, m: MachineReport) -> None:
                 console.print(f"    {line}", markup=False, soft_wrap=True)
             if f.counterexample.events:
                 target = m.replay_target or m.name
-                console.print(f"    replay: flowcheck simulate {target} --events "
-                              f"'{event_list(f.counterexample.events)}'", markup=False,
-                              soft_wrap=True)
+                console.print(f"    replay: {replay_command(target, f.counterexample)}",
+                              markup=False, soft_wrap=True)
     console.print()
 
 
@@ -168,6 +181,8 @@ def render_junit(reports: list[MachineReport]) -> str:
                                  time="0")
             cprops = ET.SubElement(case, "properties")
             ET.SubElement(cprops, "property", name="flowcheck.status", value=r.status)
+            for a in r.assumptions:
+                ET.SubElement(cprops, "property", name="flowcheck.assumption", value=a)
             if r.status == "failed":
                 n_fail += 1
                 failure = ET.SubElement(case, "failure", message=r.message, type=r.id)
@@ -177,7 +192,7 @@ def render_junit(reports: list[MachineReport]) -> str:
                 ET.SubElement(case, "skipped", message=r.message)
             else:
                 out = ET.SubElement(case, "system-out")
-                out.text = f"{r.status}: {r.message}"
+                out.text = f"{r.verdict}: {r.message}"
         suite.set("tests", str(len(m.results)))
         suite.set("failures", str(n_fail))
         suite.set("errors", "0")

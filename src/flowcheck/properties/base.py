@@ -8,6 +8,7 @@ itself: adding a property means adding a file.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -35,13 +36,34 @@ class Counterexample:
 
     events: tuple[tuple[str, dict[str, Any]], ...]
     states: tuple[tuple[str, ...], ...]
+    input: dict[str, Any] | None = None
+    """The input the flow was started with (None: its default context)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "events": [name for name, _ in self.events],
             "payloads": [payload for _, payload in self.events],
             "states": [list(s) for s in self.states],
         }
+        if self.input is not None:
+            out["input"] = self.input
+        return out
+
+
+def event_list(events: tuple[tuple[str, dict[str, Any]], ...] | list[Any]) -> str:
+    """The ``--events`` argument of ``flowcheck simulate`` that replays ``events``."""
+    parts = []
+    for name, payload in events:
+        parts.append(f"{name}:{json.dumps(payload, separators=(',', ':'))}" if payload else name)
+    return ",".join(parts)
+
+
+def replay_command(target: str, cx: Counterexample) -> str:
+    """The ``flowcheck simulate`` command that replays ``cx`` on the machine ``target``."""
+    command = f"flowcheck simulate {target} --events '{event_list(cx.events)}'"
+    if cx.input is not None:
+        command += f" --input '{json.dumps(cx.input, separators=(',', ':'))}'"
+    return command
 
 
 @dataclass(frozen=True)
