@@ -1,12 +1,16 @@
 """The property catalog: one module per property, found by walking this package.
 
 A property module has ``ID``, ``TITLE`` and ``check(subject) -> list[Finding]`` (see
-:mod:`flowcheck.properties.base`). Two optional module attributes refine its status:
+:mod:`flowcheck.properties.base`). Optional module attributes refine its status:
 
 - ``STATIC = True``: the check reads the chart only, so passing is a proof even when
   exploration was bounded;
 - ``status(subject) -> Status | None``: decides the status of a passing check itself
-  (``conformance`` says ``skipped`` when the campaign did not run).
+  (``conformance`` says ``skipped`` when the campaign did not run);
+- ``assumptions(subject) -> list[str]``: what a proof of this property rests on. Every
+  property that is not STATIC also rests on the environment assumptions exploration made
+  (``subject.extra["assumptions"]``: an undeclared input, delays of any length, guards
+  flowcheck cannot see into). A proved result with assumptions is ``proved (assuming ...)``.
 
 The hypothesis campaign reports findings under property ids too (a blocked network call
 is a ``pure`` finding, a missing STATE_EXITED a ``telemetry`` one); they are added to the
@@ -44,6 +48,7 @@ LIMIT_NAMES = {
     "depth": "depth limit (max-depth)",
     "memory": "memory limit (max-memory)",
     "time": "time limit (max-seconds)",
+    "environment": "environment limit (too many payload, output or input combinations)",
 }
 """How reports name the exploration limit that made a result bounded."""
 
@@ -57,10 +62,21 @@ class PropertyResult:
     status: Status
     message: str
     findings: list[Finding] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+    """What a ``proved`` result rests on (a guard flowcheck cannot see into, a delay of any
+    length): reports show ``proved (assuming ...)``."""
 
     @property
     def ok(self) -> bool:
         return self.status != "failed"
+
+    @property
+    def verdict(self) -> str:
+        """The status as reports name it: ``proved (assuming ...)`` when it rests on
+        assumptions."""
+        if self.status == "proved" and self.assumptions:
+            return f"proved (assuming {'; '.join(self.assumptions)})"
+        return self.status
 
 
 def catalog() -> list[ModuleType]:
@@ -102,13 +118,19 @@ def _result(module: ModuleType, subject: Subject, findings: list[Finding]) -> Pr
     if findings:
         more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
         return PropertyResult(pid, title, "failed", findings[0].message + more, findings)
+    assume: Any = getattr(module, "assumptions", None)
+    assumptions: list[str] = list(assume(subject)) if callable(assume) else []
+    if not getattr(module, "STATIC", False):
+        # Whatever exploration proves rests on how it modelled the environment.
+        assumptions = list(subject.extra.get("assumptions", [])) + assumptions
     decide: Any = getattr(module, "status", None)
     decided: tuple[Status, str] | None = decide(subject) if callable(decide) else None
     if decided is not None:
-        return PropertyResult(pid, title, decided[0], decided[1], [])
+        kept = assumptions if decided[0] == "proved" else []
+        return PropertyResult(pid, title, decided[0], decided[1], [], kept)
     graph = subject.graph
     if getattr(module, "STATIC", False) or (graph is not None and graph.complete):
-        return PropertyResult(pid, title, "proved", title, [])
+        return PropertyResult(pid, title, "proved", title, [], assumptions)
     if graph is None:
         why = "not explored: the chart is not well-formed"
         return PropertyResult(pid, title, "skipped", why, [])
