@@ -122,7 +122,6 @@ def test_the_default_rules_classify_ui_and_server_state(name: str, type_: str, r
         ("outlineJobId", "string"),
         ("error", "string"),
         ("showroom", "string"),
-        ("isolated", "boolean"),
         ("polls", "integer"),
     ],
 )

@@ -2,9 +2,13 @@
 
 The platform keeps flow data (ids, form input, job ids, error) in the flow, server data in
 Connect-Query and UI flags in Zustand. Every context field is classified by the rules of
-:mod:`flowcheck.taxonomy` (the defaults plus ``[tool.flowcheck.taxonomy]``); a field a rule
-recognises is a finding with the rule's reason, at the field's line in the machine file.
-This is a check of the declaration, so it needs no exploration.
+:mod:`flowcheck.taxonomy` (the defaults plus ``[tool.flowcheck.taxonomy]``): by its name,
+then by its type and its data flow (:mod:`flowcheck.dataflow`: which assigns write it, on
+which events, from what). A boolean is a UI flag unless declared a domain fact; a field only
+ever written from an RPC's response, or a list the flow never writes, is server data unless
+it is an id. Each finding names the field and its type, says how its data flows, quotes the
+rule it breaks and the fix, at the field's line in the machine file. This is a check of the
+declaration, so it needs no exploration.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ def check(subject: Subject) -> list[Finding]:
     """One finding per context field that a taxonomy rule classifies as not flow data."""
     config = subject.settings.taxonomy if subject.settings is not None else {}
     taxonomy: Taxonomy = load_taxonomy(config)
-    violations = taxonomy.violations(subject.chart.context)
+    violations = taxonomy.check(subject.chart)
     if not violations:
         return []
     source = subject.source or (Path(subject.chart.source) if subject.chart.source else None)
@@ -51,10 +55,11 @@ def _message(flow: str, violation: Violation, shown: str | None, line: int | Non
     data = violation.field
     where = f" ({shown}:{line})" if shown and line else (f" ({shown})" if shown else "")
     kind = f"{data.type}{' | null' if data.nullable else ''}"
+    how = f"{violation.flow}; " if violation.flow else ""
     return (
         f"{flow}: context field {data.name!r} ({kind}){where} is {_label(violation)} "
-        f"(rule {violation.rule.id}, pattern {violation.pattern.text!r}): "
-        f"{violation.rule.reason}; remove it from the context"
+        f"(rule {violation.rule.id}, {violation.basis}): {how}{violation.reason}. "
+        f"Fix: {violation.fix}"
     )
 
 
@@ -63,6 +68,7 @@ def _label(violation: Violation) -> str:
         "ui-flags": "a UI flag",
         "server-collections": "a server-cached collection",
         "server-objects": "a mirror of server data",
+        "server-state": "server state",
     }.get(violation.rule.id, f"not flow data ({violation.rule.id})")
 
 
