@@ -21,7 +21,8 @@ from typing import Any
 from flowcheck.chart.expr import evaluate
 from flowcheck.chart.model import Chart
 from flowcheck.explore.domains import derive
-from flowcheck.explore.graph import Limits, explore
+from flowcheck.explore.graph import Exploration, Limits, explore
+from flowcheck.semantics import StepError, start_context
 
 MAX_ROUNDS = 4
 # Composition explores every flow a few times: keep each exploration well inside a CI job.
@@ -67,21 +68,17 @@ def environments(charts: dict[str, Chart]) -> dict[str, Environment]:
     complete = True
     involved = {p for p, _, _, _ in links} | {c for _, _, _, c in links}
     for _ in range(MAX_ROUNDS):
-        ends: dict[str, list[dict[str, Any]]] = {}
-        passed: dict[str, list[dict[str, Any]]] = {name: [] for name in charts}
+        graphs = {}
+        passed: dict[tuple[str, str], list[dict[str, Any]]] = {
+            (p, inv.id): [] for p, _, inv, _ in links}
         for name in sorted(involved):
             chart = charts[name]
             domains = derive(chart, outputs[name], inputs[name])
-            graph = explore(chart, domains=domains, limits=_COMPOSITION_LIMITS)
+            graph = graphs[name] = explore(chart, domains=domains, limits=_COMPOSITION_LIMITS)
             complete = complete and graph.complete
             stepper = graph.stepper
-            found: list[dict[str, Any]] = []
-            for snap in graph.snapshots:
-                if stepper.is_done(snap):
-                    _add(found, [stepper.output(snap) or {}])
-            ends[name] = found
-            for parent, state_id, inv, child in links:
-                if parent != name or not inv.input:
+            for parent, state_id, inv, _ in links:
+                if parent != name:
                     continue
                 mask = graph.state_mask(state_id)
                 for snap in graph.snapshots:
@@ -89,14 +86,20 @@ def environments(charts: dict[str, Chart]) -> dict[str, Environment]:
                         continue
                     context = stepper.context_dict(snap.context)
                     given = {k: _plain(evaluate(e, context, {})) for k, e in inv.input}
-                    _add(passed[child], [given])
+                    _add(passed[(parent, inv.id)], [given])
+        new_inputs: dict[str, list[dict[str, Any]]] = {name: [] for name in charts}
+        for parent, _, inv, child in links:
+            _add(new_inputs[child], passed[(parent, inv.id)])
         new_outputs: dict[str, dict[str, tuple[dict[str, Any], ...]]] = {
             name: {} for name in charts}
         for parent, _, inv, child in links:
-            new_outputs[parent][inv.id] = tuple(ends.get(child, []))
-        if new_outputs == outputs and passed == inputs:
+            # What this invoke can receive: the ends of the child started with the inputs
+            # this invoke passes (the course builder's lessons generation, not its outline).
+            new_outputs[parent][inv.id] = tuple(
+                _ends(graphs[child], passed[(parent, inv.id)] if inv.input else None))
+        if new_outputs == outputs and new_inputs == inputs:
             break
-        outputs, inputs = new_outputs, passed
+        outputs, inputs = new_outputs, new_inputs
     parents: dict[str, list[str]] = {name: [] for name in charts}
     for parent, _, _, child in links:
         if parent not in parents[child]:
@@ -106,6 +109,38 @@ def environments(charts: dict[str, Chart]) -> dict[str, Environment]:
                           complete)
         for name in charts
     }
+
+
+def _ends(graph: Exploration, started: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The outputs of the final snapshots reachable from the flow started with one of
+    ``started`` (None: from every initial snapshot)."""
+    stepper = graph.stepper
+    if started is None:
+        roots = list(graph.root_nodes)
+    else:
+        roots = []
+        for given in started:
+            try:
+                snap, _ = stepper.initial(context=start_context(stepper, given), record=False)
+            except StepError:
+                continue
+            node = graph.index_of(snap)
+            if node is not None:
+                roots.append(node)
+    seen = set(roots)
+    stack = list(roots)
+    found: list[dict[str, Any]] = []
+    while stack:
+        node = stack.pop()
+        snap = graph.snapshots[node]
+        if stepper.is_done(snap):
+            _add(found, [stepper.output(snap) or {}])
+        for e in graph.successors(node):
+            dst = graph.edge_dst[e]
+            if dst not in seen:
+                seen.add(dst)
+                stack.append(dst)
+    return found
 
 
 def _add(into: list[dict[str, Any]], items: Iterable[dict[str, Any]]) -> None:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from flowcheck.chart.model import Chart
 from flowcheck.composition import Environment, environments
-from flowcheck.explore.domains import derive
 from flowcheck.explore.campaign import DEFAULT_EXAMPLES, Campaign, run_campaign
+from flowcheck.explore.domains import derive
 from flowcheck.explore.graph import (
     DEFAULT_MAX_CONFIGURATIONS,
     Exploration,

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from flowcheck import output
 from flowcheck.chart.model import Chart
-from flowcheck.errors import UnknownNameError, PayloadError
+from flowcheck.errors import PayloadError, UnknownNameError
 from flowcheck.project import Settings, find_settings, select
 from flowcheck.simulation import Session, parse_event_list
 

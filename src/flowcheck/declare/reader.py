@@ -117,7 +117,12 @@ class _Reader:
                 f"Input is {model!r}; declare it as a pydantic model whose fields are context "
                 "fields (or flowcheck.declare.NoInput for a flow started without input)"
             )
-        fields = _fields(model, self.label, "Input")
+        # An input field's seeds are its own examples and the context default, not the
+        # placeholder examples payload fields get.
+        fields = tuple(
+            f.model_copy(update={"examples": tuple(model.model_fields[f.name].examples or ())})
+            for f in _fields(model, self.label, "Input")
+        )
         by_name = {f.name: f for f in context}
         for f in fields:
             known = by_name.get(f.name)

@@ -77,6 +77,8 @@ class Domains:
     codes: dict[str, list[str]] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)
     fields: list[Domain] = field(default_factory=list)
+    compared_codes: dict[str, list[str]] = field(default_factory=dict)
+    """Per invoke, the Connect codes the flow compares with (tells apart)."""
     truncated: list[str] = field(default_factory=list)
     """Sources whose combinations were cut at MAX_VALUES_PER_EVENT (exploration is then
     bounded, not a proof)."""
@@ -229,10 +231,7 @@ def _observe(flow: _Flow, chart: Chart) -> dict[Source, _Facts]:
                 union(ls, rs)
                 for s in ls | rs:
                     get(s).distinct = max(get(s).distinct, 2)
-        elif op == "nonempty":
-            for s in flow.sources(e.args[0], event):
-                get(s).emptiness = True
-        elif op == "count":
+        elif op in ("nonempty", "count"):
             for s in flow.sources(e.args[0], event):
                 get(s).emptiness = True
         if op in ("ge", "gt", "le", "lt", "eq", "ne") and e.args[0].op == "count":
@@ -346,8 +345,8 @@ def _list_values(
 
 
 def _field_values(src: Source, f: DataField, facts: dict[Source, _Facts], stem: str,
-                  extra_seeds: Iterable[Any] = ()) -> tuple[list[Any], int]:
-    seeds = _unique([*f.examples, *extra_seeds])
+                  first_seeds: Iterable[Any] = ()) -> tuple[list[Any], int]:
+    seeds = _unique([*first_seeds, *f.examples])
     if not seeds and f.default is not None:
         seeds = [f.default]
     fx = facts.get(src)
@@ -474,6 +473,7 @@ def _codes(inv_id: str, declared: tuple[str, ...], facts: dict[Source, _Facts],
     declared ones (seeds), and one code standing for every other."""
     fx = facts.get(("code", inv_id)) or _Facts()
     compared = [v for v in fx.literals if v in CONNECT_CODES]
+    out.compared_codes[inv_id] = compared
     codes = _unique([*declared, *compared])
     if not all(c in codes for c in CONNECT_CODES):
         spare = [c for c in codes if c not in compared]

@@ -341,8 +341,9 @@ def explore(
     domains = domains or derive(chart)
     letters = alphabet(chart, stepper, domains)
     limits = limits or Limits(configurations=max_configurations)
-    roots: list[dict[str, Any] | None] = (
-        [None] if chart.input is None else []) + [dict(i) for i in domains.inputs]
+    # An empty input is the default context: the counterexample then needs no --input.
+    roots: list[dict[str, Any] | None] = [None] if chart.input is None else []
+    roots += [dict(i) or None for i in domains.inputs]
     result = Exploration(chart=chart, stepper=stepper, alphabet=letters,
                          max_configurations=limits.configurations, limits=limits,
                          domains=domains, roots=roots or [None])

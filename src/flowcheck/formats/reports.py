@@ -122,7 +122,7 @@ def _text_machine(console: Console, m: MachineReport) -> None:
     # the lines below it say what they are.
     numbered: list[str] = []
     for r in m.results:
-        status = r.status
+        status: str = r.status
         if r.status == "proved" and r.assumptions:
             refs = []
             for a in r.assumptions:

@@ -2,13 +2,17 @@
 
 Every invoke handles its errors (a transition on ``xstate.error.actor.<id>`` from the
 invoking state or an ancestor), and in every reachable snapshot where the invoke runs,
-each Connect error code it declares lands in a configuration with a state tagged
-``failure`` active.
+every Connect error code lands in a configuration with a state tagged ``failure`` active:
+not only the codes the flow lists (the ones it tells apart), since an RPC can fail with any
+of the 16 codes (a proxy, a timeout, a deploy). The codes it does not tell apart are
+explored through one of them, and a finding names them all.
 """
 
 from __future__ import annotations
 
 from flowcheck.chart.model import FAILURE, error_actor
+from flowcheck.explore.domains import stands_for
+from flowcheck.explore.graph import Exploration
 from flowcheck.properties._witness import ancestors, config_label, path_to_event, tagged_mask
 from flowcheck.properties.base import Finding, Subject
 from flowcheck.semantics.stepper import StepError
@@ -43,6 +47,8 @@ def check(subject: Subject) -> list[Finding]:
         failing = tagged_mask(graph, FAILURE)
         stepper = graph.stepper
         letters = [i for i, lt in enumerate(graph.alphabet) if lt.event == event]
+        explored = [str(graph.alphabet[i].payload["error"]["code"]) for i in letters]
+        compared = _compared_codes(graph, inv.id)
         reported: set[str] = set()
         for node in graph.nodes_where(graph.state_mask(state.id)):
             snap = graph.snapshots[node]
@@ -60,11 +66,23 @@ def check(subject: Subject) -> list[Finding]:
                 if after.configuration & failing:
                     continue
                 reported.add(code)
+                codes = stands_for(code, explored, compared)
+                which = (f"error {code!r}" if len(codes) == 1 else
+                         f"error {code!r} (and every code the flow does not tell apart from "
+                         f"it: {', '.join(c for c in codes if c != code)})")
+                where = ("stays" if after == snap else "lands")
                 findings.append(Finding(
                     ID,
-                    f"error {code!r} of invoke {inv.id!r} in {state.id!r} lands in "
-                    f"{config_label(stepper.active_ids(after))}, not in a state tagged failure",
+                    f"{which} of invoke {inv.id!r} in {state.id!r} {where} in "
+                    f"{config_label(stepper.active_ids(after))}, not in a state tagged failure; "
+                    "an RPC can fail with any Connect code: add a fallback transition on "
+                    f"{event} to a failure state",
                     state=state.id, event=event,
                     counterexample=graph.counterexample(node, [li]),
                 ))
     return findings
+
+
+def _compared_codes(graph: Exploration, invoke_id: str) -> list[str]:
+    """The codes the flow tells apart for an invoke's errors (from the derived domains)."""
+    return list(graph.domains.compared_codes.get(invoke_id, ())) if graph.domains else []

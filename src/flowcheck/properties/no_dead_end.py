@@ -3,10 +3,17 @@
 A reachable snapshot that is not done must have a step to a different snapshot: an
 event whose transition is enabled (guards hold) and changes something. Checked on
 every expanded snapshot; one finding per configuration, with the shortest path to it.
+
+An invoke's outcome is a way forward only if the flow takes it: an output of an invoke (an
+RPC response, or what a child flow can end with) that no transition on its done event
+takes leaves the flow waiting for an actor that has already finished, a dead end too.
 """
 
 from __future__ import annotations
 
+import json
+
+from flowcheck.chart.model import done_actor
 from flowcheck.properties._witness import config_label
 from flowcheck.properties.base import Finding, Subject
 
@@ -37,5 +44,52 @@ def check(subject: Subject) -> list[Finding]:
             f"{stepper.context_dict(snap.context)}); add a way forward or make it final",
             state=atomic[-1] if atomic else None,
             counterexample=graph.counterexample(node),
+        ))
+    findings += _ignored_outputs(subject)
+    return findings
+
+
+def _ignored_outputs(subject: Subject) -> list[Finding]:
+    """Invoke outputs no transition takes: once the actor is done nothing else will come
+    from it, so the flow waits in the invoking state for good (one finding per invoke)."""
+    graph = subject.graph
+    assert graph is not None
+    stepper = graph.stepper
+    findings: list[Finding] = []
+    for state, inv in subject.chart.invokes():
+        event = done_actor(inv.id)
+        letters = [i for i, lt in enumerate(graph.alphabet) if lt.event == event]
+        if not letters:
+            continue
+        mask = graph.state_mask(state.id)
+        found = None
+        for node in range(graph.expanded):
+            snap = graph.snapshots[node]
+            config = snap.configuration
+            if config & mask != mask or stepper.is_done(snap):
+                continue
+            taken = {graph.edge_letter[e] for e in graph.successors(node)}
+            for li in letters:
+                lt = graph.alphabet[li]
+                if li in taken or not config & lt.handled:
+                    continue
+                if node in {err.node for err in graph.errors if err.letter == li}:
+                    continue
+                found = (node, li)
+                break
+            if found:
+                break
+        if found is None:
+            continue
+        node, li = found
+        output = graph.alphabet[li].payload.get("output")
+        findings.append(Finding(
+            ID,
+            f"invoke {inv.id!r} ({inv.src}) in {state.id!r} can end with output "
+            f"{json.dumps(output, sort_keys=True)}, which no transition on {event} takes: "
+            "the flow then waits for an actor that has finished; handle every output "
+            "(a last unguarded transition is the else branch)",
+            state=state.id, event=event,
+            counterexample=graph.counterexample(node, [li]),
         ))
     return findings
