@@ -12,6 +12,7 @@ generation) are verified together, as ``flowcheck verify`` does in a real projec
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ def variant(flow: str, *patches: tuple[str, str], extra: str = "") -> Variant:
     (each ``old`` must occur exactly once, so a patch cannot silently miss); ``extra`` is
     appended to the module."""
     root = Path(tempfile.mkdtemp(prefix=f"variant-{flow}-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
     target = root / "machines"
     shutil.copytree(MACHINES, target)
     (root / "pyproject.toml").write_text(
