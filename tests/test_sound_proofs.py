@@ -12,11 +12,11 @@ import json
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from variants import Variant, variant
 
 from flowcheck.cli import main
-from flowcheck.declare import Flow, read_chart, step, success
+from flowcheck.declare import Flow, eq, ev, ge, guard, read_chart, step, success
 from flowcheck.explore.domains import CONNECT_CODES, derive
 from flowcheck.explore.graph import explore, replay
 from flowcheck.properties.base import Finding
@@ -254,3 +254,31 @@ def test_simulate_refuses_an_input_that_names_no_context_field(
     err = capsys.readouterr().err
     assert code == 2
     assert "colour" in err and "Traceback" not in err
+
+
+class _Seats(BaseModel):
+    seats: int = Field(1, ge=1, le=50)
+    coupon: str = Field("", max_length=4)
+
+
+class _Order(Flow):
+    flow_id = "order"
+    payloads = {"SEATS_CHOSEN": _Seats}  # noqa: RUF012
+
+    choosing = step("Choose seats.", initial=True)
+    ordered = success("Ordered.")
+
+    SEATS_CHOSEN = choosing.to(ordered, cond=guard("team", ge(ev("seats"), 10))) | choosing.to(
+        ordered, cond=guard("promo", eq(ev("coupon"), "TEAM")))
+
+
+def test_numeric_boundaries_and_type_bounds_shape_a_payload_domain() -> None:
+    domains = {d.name: d for d in derive(read_chart(_Order, "order")).fields}
+    seats = domains["SEATS_CHOSEN.seats"].values
+    assert {9, 10, 11} <= set(seats)  # around the literal compared with
+    assert {1, 50} <= set(seats)  # the type's own bounds
+    assert all(1 <= v <= 50 for v in seats)
+    coupons = domains["SEATS_CHOSEN.coupon"].values
+    assert "TEAM" in coupons
+    assert any(c != "TEAM" for c in coupons)  # a value equal to no literal
+    assert all(len(c) <= 4 for c in coupons)

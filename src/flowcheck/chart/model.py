@@ -159,13 +159,35 @@ class DataField(_Frozen):
     examples: tuple[Any, ...] = ()
     enum: tuple[Any, ...] = ()
     fact: bool = False
+    # Bounds of the pydantic type (``Field(ge=, le=, min_length=, max_length=)``): they
+    # bound the values exploration derives for the field. Written out only when set.
+    minimum: int | None = None
+    maximum: int | None = None
+    min_length: int | None = None
+    max_length: int | None = None
 
     @model_serializer(mode="wrap")
     def _omit_unset_fact(self, handler: SerializerFunctionWrapHandler) -> Any:
         data = handler(self)
-        if not self.fact and isinstance(data, dict):
-            data.pop("fact", None)
+        if isinstance(data, dict):
+            if not self.fact:
+                data.pop("fact", None)
+            for key in ("minimum", "maximum", "min_length", "max_length"):
+                if data.get(key) is None:
+                    data.pop(key, None)
         return data
+
+    def admits(self, value: Any) -> bool:
+        """Whether ``value`` is within the bounds of the field's type."""
+        if value is None:
+            return self.nullable
+        if isinstance(value, int) and not isinstance(value, bool):
+            return ((self.minimum is None or value >= self.minimum)
+                    and (self.maximum is None or value <= self.maximum))
+        if isinstance(value, str | tuple | list):
+            return ((self.min_length is None or len(value) >= self.min_length)
+                    and (self.max_length is None or len(value) <= self.max_length))
+        return True
 
 
 class EventSpec(_Frozen):

@@ -450,9 +450,24 @@ def _fields(model: type[BaseModel] | None, label: str, where: str) -> tuple[Data
                 name=name, type=ftype, nullable=nullable, default=_freeze(default),
                 examples=tuple(_freeze(e) for e in examples), enum=enum,
                 fact=_domain_fact(info, label, where, name),
+                **_bounds(info),
             )
         )
     return tuple(out)
+
+
+def _bounds(info: FieldInfo) -> dict[str, int]:
+    """``ge``/``gt``/``le``/``lt``/``min_length``/``max_length`` of a pydantic field."""
+    out: dict[str, int] = {}
+    for item in info.metadata:
+        for attr, key, shift in (("ge", "minimum", 0), ("gt", "minimum", 1),
+                                 ("le", "maximum", 0), ("lt", "maximum", -1),
+                                 ("min_length", "min_length", 0),
+                                 ("max_length", "max_length", 0)):
+            value = getattr(item, attr, None)
+            if isinstance(value, int) and not isinstance(value, bool):
+                out[key] = value + shift
+    return out
 
 
 DOMAIN_FACT = "domain-fact"

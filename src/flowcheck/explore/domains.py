@@ -350,6 +350,11 @@ def _field_values(src: Source, f: DataField, facts: dict[Source, _Facts], stem: 
     if not seeds and f.default is not None:
         seeds = [f.default]
     fx = facts.get(src)
+    if fx is not None and f.type == "integer":
+        # The bounds of the type are boundaries too; values outside them never arrive.
+        for bound in (f.minimum, f.maximum):
+            if bound is not None:
+                fx.add_literal(bound)
     if f.type == "string[]":
         element_src = fx or _Facts()
         literals = [v for v in element_src.literals if isinstance(v, str)]
@@ -358,7 +363,16 @@ def _field_values(src: Source, f: DataField, facts: dict[Source, _Facts], stem: 
         return values, len(values)
     if f.type in ("object", "object[]"):
         return seeds or [f.default], 1
-    return _scalar_values(f.type, fx, seeds, f.enum, f.nullable, stem)
+    values, classes = _scalar_values(f.type, fx, seeds, f.enum, f.nullable, stem)
+    if f.type == "string" and f.max_length is not None:
+        stem = stem[: max(1, f.max_length - 2)]
+    kept = [v for v in values if f.admits(v)]
+    if len(kept) < len(values) and f.type == "string":
+        # A fresh value too long for the type: a shorter one stands for its class.
+        short = [v for v in _fresh(kept, stem[:1] or "x", 1) if f.admits(v)]
+        if short and not any(v not in (fx.literals if fx else []) and v != "" for v in kept):
+            kept += short
+    return kept or values[:1], max(1, classes - (len(values) - len(kept)))
 
 
 def _product(names: list[str], domains: list[list[Any]], base: dict[str, Any],
