@@ -282,3 +282,34 @@ def test_numeric_boundaries_and_type_bounds_shape_a_payload_domain() -> None:
     assert "TEAM" in coupons
     assert any(c != "TEAM" for c in coupons)  # a value equal to no literal
     assert all(len(c) <= 4 for c in coupons)
+
+
+# -- guards flowcheck cannot see into ---------------------------------------------------------
+
+SIGN_IN = {
+    "id": "signIn",
+    "initial": "idle",
+    "context": {},
+    "states": {
+        "idle": {"on": {"SUBMIT": [{"target": "checking", "guard": "isValid"},
+                                   {"target": "invalid"}]}},
+        "invalid": {"on": {"EDIT": "idle"}},
+        "checking": {"always": [{"target": "done", "guard": "isKnownUser"},
+                                {"target": "signup"}]},
+        "signup": {"on": {"CREATE": "done"}},
+        "done": {"type": "final"},
+    },
+}
+
+
+def test_a_guard_without_a_body_is_explored_both_ways_and_the_proof_says_so() -> None:
+    from flowcheck.formats.xstate.importer import import_config
+    from flowcheck.verification import verify_chart
+
+    chart, _ = import_config(SIGN_IN)
+    report = verify_chart(chart, examples=0)
+    results = {r.id: r for r in report.results}
+    assert results["reachable"].status == "proved"  # checking, signup and done included
+    assert results["live-transitions"].status == "proved"
+    assumption = next(a for a in results["reachable"].assumptions if "without a body" in a)
+    assert "isValid" in assumption and "isKnownUser" in assumption

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from flowcheck.chart.model import Chart
 from flowcheck.composition import Environment, environments
 from flowcheck.explore.campaign import DEFAULT_EXAMPLES, Campaign, run_campaign
-from flowcheck.explore.domains import derive
+from flowcheck.explore.domains import Domains, derive
 from flowcheck.explore.graph import (
     DEFAULT_MAX_CONFIGURATIONS,
     Exploration,
@@ -134,7 +134,7 @@ def verify_chart(
                                 stepper=stepper)
     subject = Subject(chart=chart, settings=settings, source=source,
                       machine_class=machine_class, graph=graph, campaign=campaign)
-    subject.extra["assumptions"] = environment_assumptions(chart, environment)
+    subject.extra["assumptions"] = environment_assumptions(chart, environment, domains)
     # An interrupted run reports what it explored, not properties of a partial graph.
     results = [] if interrupted else check_all(subject)
     if getattr(campaign, "abstraction_missed", False):
@@ -164,18 +164,27 @@ def verify_chart(
                          interrupted, notes)
 
 
-def environment_assumptions(chart: Chart, environment: Environment | None) -> list[str]:
+def environment_assumptions(
+    chart: Chart, environment: Environment | None, domains: Domains | None = None
+) -> list[str]:
     """What exploration assumed of the world outside ``chart``: said next to every
     property it proves."""
     out: list[str] = []
     parents = environment.parents if environment else ()
     if chart.input is None:
-        if parents:
+        if chart.source.endswith(".json"):
+            out.append("the machine starts from the context its config declares (XState "
+                       "input is not explored)")
+        elif parents:
             out.append(f"the flow is started only by {', '.join(parents)} (it declares no "
                        "Input; other starts are not explored)")
         else:
             out.append("the flow starts from its default context (it declares no Input; "
                        "declare one to explore every input)")
+    opaque = domains.opaque_names() if domains is not None else []
+    if opaque:
+        out.append(f"the guards without a body ({', '.join(opaque)}) may be true or false at "
+                   "each step, independently (give them a body to sharpen the proof)")
     delays = chart.delays()
     if delays:
         out.append(f"a delay ({', '.join(delays)}) may be of any length")

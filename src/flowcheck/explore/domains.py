@@ -77,11 +77,28 @@ class Domains:
     codes: dict[str, list[str]] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)
     fields: list[Domain] = field(default_factory=list)
+    opaque: dict[str, list[str]] = field(default_factory=dict)
+    """Guards without a body (imported charts), per event ("" for the ones evaluated in any
+    step: eventless transitions and internal events): each letter carries every valuation
+    of them in ``$guards``, so exploration takes them both ways."""
     compared_codes: dict[str, list[str]] = field(default_factory=dict)
     """Per invoke, the Connect codes the flow compares with (tells apart)."""
     truncated: list[str] = field(default_factory=list)
     """Sources whose combinations were cut at MAX_VALUES_PER_EVENT (exploration is then
     bounded, not a proof)."""
+
+    def valuations(self, event: str) -> list[dict[str, bool]]:
+        """Every valuation of the opaque guards a step on ``event`` may evaluate ("" for
+        the initial step): ``[{}]`` when there are none."""
+        if not self.opaque:
+            return [{}]
+        names = _unique([*self.opaque.get(event, []), *self.opaque.get("", [])])
+        names = names[:MAX_OPAQUE_GUARDS]
+        return [dict(zip(names, bits, strict=True))
+                for bits in itertools.product((False, True), repeat=len(names))]
+
+    def opaque_names(self) -> list[str]:
+        return _unique(n for names in self.opaque.values() for n in names)
 
     def stats(self) -> dict[str, int]:
         """Classes per source, for ``stats.domains`` in reports."""
@@ -444,6 +461,8 @@ def derive(
                                            facts, out)
         out.codes[inv_id] = _codes(inv_id, inv.error_codes, facts, out)
 
+    _opaque_guards(chart, out)
+
     if chart.input is not None:
         defaults = {f.name: f.default for f in chart.context}
         names = [f.name for f in chart.input]
@@ -459,6 +478,35 @@ def derive(
         if given not in out.inputs:
             out.inputs.append(dict(given))
     return out
+
+
+MAX_OPAQUE_GUARDS = 6
+"""Opaque guards one letter may see; 2**6 valuations each. More make exploration bounded."""
+
+
+def _opaque_guards(chart: Chart, out: Domains) -> None:
+    """Note the opaque guards each event's letters may see (``Domains.valuations``)."""
+    user = {e.name for e in chart.events}
+    anywhere: list[str] = []
+    per_event: dict[str, list[str]] = {}
+    for s in chart.states:
+        for t in s.transitions:
+            if t.guard is None or t.guard.expr is not None:
+                continue
+            event = t.event or ""
+            # Eventless transitions and internal events (done states, raised events) are
+            # selected inside whatever step reaches them: any letter may meet their guards.
+            internal = not event or event.startswith("xstate.done.state.") or (
+                event not in user and not event.startswith("xstate."))
+            names = anywhere if internal else per_event.setdefault(event, [])
+            if t.guard.name not in names:
+                names.append(t.guard.name)
+    out.opaque = {"": anywhere, **per_event} if anywhere or per_event else {}
+    for event in ["", *per_event]:
+        names = _unique([*per_event.get(event, []), *anywhere])
+        if len(names) > MAX_OPAQUE_GUARDS:
+            out.truncated.append(
+                f"{event or 'every'} step's guards without a body ({len(names)})")
 
 
 def _outputs(inv_id: str, examples: tuple[dict[str, Any], ...], keys: list[str],

@@ -38,6 +38,8 @@ DEFAULT_MAX_DEPTH = 10_000
 DEFAULT_MAX_MEMORY_MB = 2048
 DEFAULT_MAX_SECONDS = 300.0
 PROGRESS_EVERY = 2048
+OPAQUE_KEY = "$guards"
+"""Where a letter carries the outcome of each guard flowcheck cannot see into."""
 EDGE_BYTES = 12  # three int32 arrays
 NODE_OVERHEAD = 64  # the index entry, the list slot and the parent arrays, per snapshot
 
@@ -298,16 +300,20 @@ def alphabet(
         if is_internal_event(spec.name) or spec.name not in handled:
             continue
         for payload in domains.payloads.get(spec.name, [{}]):
-            letters.append(Letter(spec.name, dict(payload), 0, handled[spec.name], "user"))
+            for held in domains.valuations(spec.name):
+                letters.append(Letter(spec.name, _with(payload, held), 0, handled[spec.name],
+                                      "user"))
     for state, inv in chart.invokes():
         own = 1 << stepper.index[state.id]
         done, error = done_actor(inv.id), error_actor(inv.id)
         for out in domains.outputs.get(inv.id, [dict(o) for o in inv.outputs]):
-            letters.append(Letter(done, {"output": dict(out)}, own, handled.get(done, 0), "done"))
+            for held in domains.valuations(done):
+                letters.append(Letter(done, _with({"output": dict(out)}, held), own,
+                                      handled.get(done, 0), "done"))
         for code in domains.codes.get(inv.id, list(inv.error_codes)):
-            letters.append(
-                Letter(error, {"error": {"code": code}}, own, handled.get(error, 0), "error")
-            )
+            for held in domains.valuations(error):
+                letters.append(Letter(error, _with({"error": {"code": code}}, held), own,
+                                      handled.get(error, 0), "error"))
     for s in chart.states:
         seen: set[str] = set()
         for t in s.transitions:
@@ -315,8 +321,15 @@ def alphabet(
                 seen.add(t.delay)
                 name = after_event(t.delay, s.id)
                 own = 1 << stepper.index[s.id]
-                letters.append(Letter(name, {}, own, handled.get(name, own), "delay"))
+                for held in domains.valuations(name):
+                    letters.append(Letter(name, _with({}, held), own, handled.get(name, own),
+                                          "delay"))
     return letters
+
+
+def _with(payload: dict[str, Any], held: dict[str, bool]) -> dict[str, Any]:
+    """A payload carrying a valuation of the opaque guards (read by the Stepper)."""
+    return {**payload, OPAQUE_KEY: held} if held else dict(payload)
 
 
 # -- the search ---------------------------------------------------------------------------------
