@@ -181,6 +181,8 @@ def environment_assumptions(
         else:
             out.append("the flow starts from its default context (it declares no Input; "
                        "declare one to explore every input)")
+    if domains is not None:
+        out.extend(domains.assumed)
     opaque = domains.opaque_names() if domains is not None else []
     if opaque:
         out.append(f"the guards without a body ({', '.join(opaque)}) may be true or false at "

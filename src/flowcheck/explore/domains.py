@@ -33,7 +33,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowcheck.chart.expr import Expr
-from flowcheck.chart.model import Action, Assign, Chart, DataField, done_actor, error_actor
+from flowcheck.chart.model import (
+    Action,
+    Assign,
+    Chart,
+    DataField,
+    FieldType,
+    done_actor,
+    error_actor,
+)
 
 CONNECT_CODES: tuple[str, ...] = (
     "canceled", "unknown", "invalid_argument", "deadline_exceeded", "not_found",
@@ -83,6 +91,8 @@ class Domains:
     of them in ``$guards``, so exploration takes them both ways."""
     compared_codes: dict[str, list[str]] = field(default_factory=dict)
     """Per invoke, the Connect codes the flow compares with (tells apart)."""
+    assumed: list[str] = field(default_factory=list)
+    """What the domains could not derive and took from examples: said as assumptions."""
     truncated: list[str] = field(default_factory=list)
     """Sources whose combinations were cut at MAX_VALUES_PER_EVENT (exploration is then
     bounded, not a proof)."""
@@ -113,6 +123,8 @@ class _Facts:
     emptiness: bool = False
     distinct: int = 1  # fresh values needed: compared with each other, or counted
     compared: bool = False
+    stem: str | None = None
+    """Shared by sources compared with each other, so that their fresh values can meet."""
 
     def add_literal(self, value: Any) -> None:
         if value not in self.literals:
@@ -273,6 +285,11 @@ def _observe(flow: _Flow, chart: Chart) -> dict[Source, _Facts]:
         for s in members:
             for v in shared.literals:
                 facts[s].add_literal(v)
+        if len(members) > 1:
+            stem = min(m[-1].split(".")[-1] for m in members)
+            for s in members:
+                facts[s].stem = stem
+                facts[s].distinct = max(facts[m].distinct for m in members)
     return facts
 
 
@@ -362,11 +379,15 @@ def _list_values(
 
 
 def _field_values(src: Source, f: DataField, facts: dict[Source, _Facts], stem: str,
-                  first_seeds: Iterable[Any] = ()) -> tuple[list[Any], int]:
+                  first_seeds: Iterable[Any] = (), assumed: list[str] | None = None,
+                  name: str = "") -> tuple[list[Any], int]:
+    assumed = assumed if assumed is not None else []
     seeds = _unique([*first_seeds, *f.examples])
     if not seeds and f.default is not None:
         seeds = [f.default]
     fx = facts.get(src)
+    if fx is not None and fx.stem:
+        stem = fx.stem
     if fx is not None and f.type == "integer":
         # The bounds of the type are boundaries too; values outside them never arrive.
         for bound in (f.minimum, f.maximum):
@@ -379,6 +400,9 @@ def _field_values(src: Source, f: DataField, facts: dict[Source, _Facts], stem: 
         values = _list_values(fx, element, seeds)
         return values, len(values)
     if f.type in ("object", "object[]"):
+        if fx is not None:
+            assumed.append(f"{name} takes only its example values (an object: the classes "
+                           "of its fields are not derived)")
         return seeds or [f.default], 1
     values, classes = _scalar_values(f.type, fx, seeds, f.enum, f.nullable, stem)
     if f.type == "string" and f.max_length is not None:
@@ -445,7 +469,8 @@ def derive(
         names = [f.name for f in spec.payload]
         domains: list[list[Any]] = []
         for f in spec.payload:
-            values, classes = _field_values(("event", spec.name, f.name), f, facts, f.name)
+            values, classes = _field_values(("event", spec.name, f.name), f, facts, f.name,
+                                            assumed=out.assumed, name=f"{spec.name}.{f.name}")
             domains.append(values)
             out.fields.append(Domain(f"{spec.name}.{f.name}", tuple(values), classes))
         out.payloads[spec.name] = _product(names, domains, {}, [], spec.name, out)
@@ -470,7 +495,8 @@ def derive(
         for f in chart.input:
             seed = defaults.get(f.name)
             values, classes = _field_values(("input", f.name), f, facts, f.name,
-                                            [] if seed is None else [seed])
+                                            [] if seed is None else [seed],
+                                            assumed=out.assumed, name=f"input.{f.name}")
             domains.append(values)
             out.fields.append(Domain(f"input.{f.name}", tuple(values), classes))
         out.inputs = _product(names, domains, {}, [], "input", out)
@@ -519,11 +545,16 @@ def _outputs(inv_id: str, examples: tuple[dict[str, Any], ...], keys: list[str],
     domains: list[list[Any]] = []
     for k in read:
         seen = _unique(e.get(k) for e in seeds if k in e)
-        ftype = "integer" if seen and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in seen) else (
-            "boolean" if seen and all(isinstance(v, bool) for v in seen) else "string")
+        ftype: FieldType = "string"
+        if seen and all(isinstance(v, int) and not isinstance(v, bool) for v in seen):
+            ftype = "integer"
+        elif seen and all(isinstance(v, bool) for v in seen):
+            ftype = "boolean"
+        elif any(isinstance(v, dict | list | tuple) for v in seen):
+            ftype = "object"
         f = DataField(name=k, type=ftype, examples=tuple(seen))
-        values, classes = _field_values(("output", inv_id, k), f, facts, k)
+        values, classes = _field_values(("output", inv_id, k), f, facts, k,
+                                        assumed=out.assumed, name=f"{inv_id}.output.{k}")
         domains.append(values)
         out.fields.append(Domain(f"{inv_id}.output.{k}", tuple(values), classes))
     return _product(read, domains, base, seeds, f"{inv_id} outputs", out)
