@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from flowcheck.chart.model import Chart
 from flowcheck.composition import Environment, environments
 from flowcheck.explore.campaign import DEFAULT_EXAMPLES, Campaign, run_campaign
+from flowcheck.explore.coverage import run_cover
 from flowcheck.explore.domains import Domains, derive
 from flowcheck.explore.graph import (
     DEFAULT_MAX_CONFIGURATIONS,
@@ -135,6 +136,8 @@ def verify_chart(
     subject = Subject(chart=chart, settings=settings, source=source,
                       machine_class=machine_class, graph=graph, campaign=campaign)
     subject.extra["assumptions"] = environment_assumptions(chart, environment, domains)
+    if machine_class is not None and graph is not None and not interrupted:
+        subject.extra["cover"] = run_cover(chart, machine_class, graph)
     # An interrupted run reports what it explored, not properties of a partial graph.
     results = [] if interrupted else check_all(subject)
     if getattr(campaign, "abstraction_missed", False):
@@ -207,7 +210,7 @@ def _not_proved(result: PropertyResult) -> PropertyResult:
 
 
 _STATIC_IDS = frozenset({"well-formed", "telemetry", "semantic-events", "context-taxonomy",
-                         "contract"})
+                         "contract", "pure"})
 
 
 # -- where a state is declared --------------------------------------------------------------

@@ -10,7 +10,9 @@ A property module has ``ID``, ``TITLE`` and ``check(subject) -> list[Finding]`` 
 - ``assumptions(subject) -> list[str]``: what a proof of this property rests on. Every
   property that is not STATIC also rests on the environment assumptions exploration made
   (``subject.extra["assumptions"]``: an undeclared input, delays of any length, guards
-  flowcheck cannot see into). A proved result with assumptions is ``proved (assuming ...)``.
+  flowcheck cannot see into), unless the module sets ``ENVIRONMENT = False`` (its proof does
+  not rest on what exploration reached). A proved result with assumptions is
+  ``proved (assuming ...)``.
 
 The hypothesis campaign reports findings under property ids too (a blocked network call
 is a ``pure`` finding, a missing STATE_EXITED a ``telemetry`` one); they are added to the
@@ -38,6 +40,7 @@ ORDER = (
     "semantic-events",
     "pure",
     "deterministic",
+    "live-transitions",
     "context-taxonomy",
     "contract",
     "conformance",
@@ -120,7 +123,7 @@ def _result(module: ModuleType, subject: Subject, findings: list[Finding]) -> Pr
         return PropertyResult(pid, title, "failed", findings[0].message + more, findings)
     assume: Any = getattr(module, "assumptions", None)
     assumptions: list[str] = list(assume(subject)) if callable(assume) else []
-    if not getattr(module, "STATIC", False):
+    if not getattr(module, "STATIC", False) and getattr(module, "ENVIRONMENT", True):
         # Whatever exploration proves rests on how it modelled the environment.
         assumptions = list(subject.extra.get("assumptions", [])) + assumptions
     decide: Any = getattr(module, "status", None)

@@ -40,6 +40,9 @@ ID = "pure"
 TITLE = ("actions are declarative or declared custom actions, and no custom action reaches "
          "outside the process when it runs (network, file writes, processes, databases)")
 
+# Purity rests on what the actions are and on the cover run, not on the environment that
+# exploration derived: its assumptions are its own (see assumptions()).
+ENVIRONMENT = False
 
 def _undeclared(actions: tuple[Action, ...]) -> list[str]:
     return [a.name for a in actions if isinstance(a, Custom) and not a.declared]
