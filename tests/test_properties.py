@@ -64,7 +64,7 @@ def test_the_catalog_lists_every_property_of_the_design_in_a_stable_order() -> N
     assert [m.ID for m in catalog()] == [
         "well-formed", "reachable", "no-dead-end", "completable", "failure-explicit",
         "failure-retry", "telemetry", "semantic-events", "pure", "deterministic",
-        "context-taxonomy", "contract", "conformance",
+        "live-transitions", "context-taxonomy", "contract", "conformance",
     ]
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import NamedTuple
 
-from flowcheck.chart.model import Chart, Transition
+from flowcheck.chart.model import Chart, Raise, Transition, done_state
 from flowcheck.explore.graph import Exploration
 from flowcheck.properties.base import Counterexample
+from flowcheck.semantics import start_context
+from flowcheck.semantics.stepper import MacrostepTrace, StepError
 
 SCREAMING_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
 
@@ -97,3 +101,86 @@ def path_to_transition(graph: Exploration | None, t: Transition) -> Counterexamp
 
 def config_label(states: list[str] | tuple[str, ...]) -> str:
     return "{" + ", ".join(states) + "}"
+
+
+# -- inside steps: the Stepper's trace over explored steps ----------------------------------
+
+
+class TracedStep(NamedTuple):
+    """One explored step replayed with a trace: from ``node`` with ``letter``; for an
+    initial step, ``node`` is the initial snapshot it makes and ``letter`` is -1."""
+
+    node: int
+    letter: int
+    trace: MacrostepTrace
+
+
+def applicable_letters(graph: Exploration, config: int) -> list[int]:
+    """The letters exploration tries in a configuration (some active state handles the
+    event, and every state the letter requires is active)."""
+    return [i for i, lt in enumerate(graph.alphabet)
+            if config & lt.handled and config & lt.requires == lt.requires]
+
+
+def traced_steps(graph: Exploration, idle: bool = False) -> Iterator[TracedStep]:
+    """The initial steps (one per input explored), then every explored edge in breadth-first
+    order, replayed on the
+    Stepper with a :class:`MacrostepTrace`; with ``idle``, then every other step tried from an
+    expanded node: those that left the snapshot as it was, of which exploration keeps no
+    edge (a transient state entered and left again, a targetless transition with only
+    telemetry). Steps that raise are skipped: well-formed reports them.
+
+    Callers stop iterating as soon as they have seen what they look for, so the common case
+    costs a few steps, and nothing when the trace is not needed."""
+    stepper = graph.stepper
+    for root, given in zip(graph.root_nodes, graph.roots, strict=True):
+        trace = MacrostepTrace()
+        try:
+            stepper.initial(start_context(stepper, given), record=False, trace=trace)
+        except StepError:
+            continue
+        yield TracedStep(root, -1, trace)
+    for src, letter in zip(graph.edge_src, graph.edge_letter, strict=True):
+        step = _traced(graph, src, letter)
+        if step is not None:
+            yield step
+    if not idle:
+        return
+    for node in range(graph.expanded):
+        config = graph.snapshots[node].configuration
+        if config & stepper.top_final_mask:
+            continue
+        taken = {graph.edge_letter[e] for e in graph.successors(node)}
+        for letter in applicable_letters(graph, config):
+            if letter not in taken:
+                step = _traced(graph, node, letter)
+                if step is not None:
+                    yield step
+
+
+def _traced(graph: Exploration, node: int, letter: int) -> TracedStep | None:
+    name, payload = graph.letter_event(letter)
+    trace = MacrostepTrace()
+    try:
+        graph.stepper.step(graph.snapshots[node], name, payload, record=False, trace=trace)
+    except StepError:
+        return None
+    return TracedStep(node, letter, trace)
+
+
+def step_counterexample(graph: Exploration, step: TracedStep) -> Counterexample:
+    """The shortest event path that runs ``step``: the path to its node, then its letter."""
+    if step.letter < 0:
+        return graph.counterexample(step.node)
+    return graph.counterexample(step.node, [step.letter])
+
+
+def internal_events(chart: Chart) -> set[str]:
+    """Events a step can take from its internal queue: raised ones and done events."""
+    out = {done_state(s.id) for s in chart.states if s.kind in ("compound", "parallel")}
+    for s in chart.states:
+        for a in (*s.entry, *s.exit, *(a for t in s.transitions for a in t.actions)):
+            if isinstance(a, Raise):
+                out.add(a.event)
+    out.update(a.event for a in chart.entry if isinstance(a, Raise))
+    return out

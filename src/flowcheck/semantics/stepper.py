@@ -57,6 +57,31 @@ class Executed(NamedTuple):
     properties: dict[str, Any] | None = None
 
 
+class Selection(NamedTuple):
+    """A point inside a step where transitions were selected: the snapshot, and the event
+    object in effect there (XState passes it to eventless guards too)."""
+
+    snapshot: Snapshot
+    event: Payload
+
+
+@dataclass
+class MacrostepTrace:
+    """What happened inside one step, for properties that look past settled snapshots.
+
+    ``fired``: the transitions each microstep took, in order (eventless ones, and those of
+    raised and done events, included); ``entered``: every state entered, also one left
+    again within the step (a transient state); ``settle_points``: each point where
+    eventless transitions were selected; ``internal``: each point where a raised or done
+    event was taken from the internal queue and its transitions selected.
+    """
+
+    fired: list[Transition] = field(default_factory=list)
+    entered: set[str] = field(default_factory=set)
+    settle_points: list[Selection] = field(default_factory=list)
+    internal: list[Selection] = field(default_factory=list)
+
+
 class StepError(FlowcheckError):
     """Running the chart failed: a guard or assign raised, or eventless transitions never settle."""
 
@@ -218,9 +243,11 @@ class Stepper:
         return tuple(_freeze(values.get(n)) for n in self.field_names)
 
     def initial(
-        self, context: Context | None = None, record: bool = True
+        self, context: Context | None = None, record: bool = True,
+        trace: MacrostepTrace | None = None,
     ) -> tuple[Snapshot, list[Executed]]:
-        """The snapshot after entering the initial configuration (XState ``initialTransition``)."""
+        """The snapshot after entering the initial configuration (XState ``initialTransition``).
+        With ``trace``, what happened inside the step is added to it."""
         log: list[Executed] | None = [] if record else None
         ctx = self.initial_context() if context is None else context
         hist = (0,) * self.history_count
@@ -231,7 +258,9 @@ class Stepper:
         program: list[_Op] = []
         config = self._enter(to_enter, 1 << ROOT, program)
         ctx = self._run_program(tuple(program), ctx, event, queue, log)
-        snap = self._settle(Snapshot(config, hist, ctx), event, queue, log)
+        if trace is not None:
+            trace.entered.update(self.nodes[i].id for i in to_enter if i != ROOT)
+        snap = self._settle(Snapshot(config, hist, ctx), event, queue, log, trace)
         return snap, log or []
 
     def is_done(self, snap: Snapshot) -> bool:
@@ -248,9 +277,12 @@ class Stepper:
         return {key: _thaw(f(snap.context, event)) for key, f in self._output}
 
     def step(
-        self, snap: Snapshot, event: str, payload: Payload | None = None, record: bool = True
+        self, snap: Snapshot, event: str, payload: Payload | None = None, record: bool = True,
+        trace: MacrostepTrace | None = None,
     ) -> tuple[Snapshot, list[Executed]]:
-        """One macrostep: the snapshot after ``event`` and the actions executed, in order."""
+        """One macrostep: the snapshot after ``event`` and the actions executed, in order.
+        With ``trace``, what happened inside the step is added to it (:meth:`advance`, the
+        path exploration takes, never traces)."""
         log: list[Executed] | None = [] if record else None
         if self.is_done(snap):
             return snap, []
@@ -258,9 +290,28 @@ class Stepper:
         queue: list[tuple[str, Payload]] = []
         enabled = self._select(snap, event, ev)
         if enabled:
+            before = snap
             snap = self._microstep(enabled, snap, ev, queue, log)
-        snap = self._settle(snap, ev, queue, log)
+            if trace is not None:
+                self._trace_microstep(trace, enabled, before, snap)
+        snap = self._settle(snap, ev, queue, log, trace)
         return snap, log or []
+
+    def selected(self, snap: Snapshot, event: str | None, ev: Payload) -> list[Transition]:
+        """The transitions a microstep at ``snap`` takes for ``event`` (None: the eventless
+        ones), ``ev`` being the event object in effect; raises StepError if a guard raises."""
+        enabled = (self._select_eventless(snap, ev) if event is None
+                   else self._select(snap, event, ev))
+        return [t.decl for t in self._remove_conflicts(enabled, snap)]
+
+    def guard(self, t: Transition) -> Compiled | None:
+        """The compiled guard of one of the chart's transitions (None when unguarded)."""
+        node = self.nodes[self.index[t.source]]
+        candidates = node.always if t.event is None else node.on.get(t.event, [])
+        for tr in candidates:
+            if tr.decl is t:
+                return tr.guard
+        raise KeyError(f"transition {t.event or 'eventless'} from {t.source!r} is not in the chart")
 
     def advance(self, snap: Snapshot, ev: Payload) -> Snapshot:
         """``step`` without recording, for exploration: ``ev`` is the whole event object
@@ -483,6 +534,7 @@ class Stepper:
         ev: Payload,
         queue: list[tuple[str, Payload]],
         log: list[Executed] | None,
+        trace: MacrostepTrace | None = None,
     ) -> Snapshot:
         check_eventless = True
         steps = 0
@@ -495,18 +547,38 @@ class Stepper:
                     f" in one step, active: {active}): add a guard that becomes false",
                     event=str(ev.get("type")),
                 )
+            if trace is not None and check_eventless:
+                trace.settle_points.append(Selection(snap, ev))
             enabled = self._select_eventless(snap, ev) if check_eventless else []
             previous = snap if enabled else None
             if not enabled:
                 if not queue:
                     break
                 name, ev = queue.pop(0)
+                if trace is not None:
+                    trace.internal.append(Selection(snap, ev))
                 enabled = self._select(snap, name, ev)
-            snap = self._microstep(enabled, snap, ev, queue, log) if enabled else snap
+            if enabled:
+                before = snap
+                snap = self._microstep(enabled, snap, ev, queue, log)
+                if trace is not None:
+                    self._trace_microstep(trace, enabled, before, snap)
             # XState re-selects eventless transitions only when the microstep changed the
             # snapshot: a targetless `always` with plain actions fires once per macrostep.
             check_eventless = snap != previous
         return snap
+
+    def _trace_microstep(
+        self, trace: MacrostepTrace, enabled: list[_Trans], before: Snapshot, after: Snapshot
+    ) -> None:
+        transitions = self._remove_conflicts(enabled, before)
+        trace.fired.extend(t.decl for t in transitions)
+        # The entry set is computed with the history as recorded by the microstep's exits.
+        to_enter: set[int] = set()
+        default_entry: set[int] = set()
+        for t in transitions:
+            self._entry_set(t, after.history, to_enter, default_entry)
+        trace.entered.update(self.nodes[i].id for i in to_enter if i != ROOT)
 
     # -- microstep ------------------------------------------------------------------------
 
