@@ -255,3 +255,18 @@ def _describe(t: Transition) -> str:
     target = ", ".join(t.targets) or "no target"
     guard = f"guard {t.guard.name!r}" if t.guard else "the unguarded transition"
     return f"{guard} (to {target})"
+
+
+def assumptions(subject: Subject) -> list[str]:
+    """Two transitions whose guards flowcheck cannot see into (imported charts) are
+    explored both ways, so whether both can hold is not decided: the proof assumes not."""
+    graph = subject.graph
+    if graph is None:
+        return []
+    if OPAQUE not in graph.cache:
+        check(subject)
+    pairs: list[tuple[str, str | None]] = graph.cache.get(OPAQUE, [])
+    if not pairs:
+        return []
+    where = ", ".join(f"{state} on {event or 'eventless'}" for state, event in pairs)
+    return [f"guards without a body never hold together where they compete ({where})"]
