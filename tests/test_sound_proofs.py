@@ -313,3 +313,25 @@ def test_a_guard_without_a_body_is_explored_both_ways_and_the_proof_says_so() ->
     assert results["live-transitions"].status == "proved"
     assumption = next(a for a in results["reachable"].assumptions if "without a body" in a)
     assert "isValid" in assumption and "isKnownUser" in assumption
+
+
+def test_a_guard_without_a_body_in_the_initial_step_is_explored_both_ways() -> None:
+    from flowcheck.formats.xstate.importer import import_config
+
+    chart, _ = import_config({
+        "id": "decide", "initial": "deciding", "context": {},
+        "states": {
+            "deciding": {"always": [{"target": "fast", "guard": "isReturning"},
+                                    {"target": "slow"}]},
+            "fast": {"on": {"GO": "done"}},
+            "slow": {"on": {"GO": "done"}},
+            "done": {"type": "final"},
+        },
+    })
+    graph = explore(chart)
+    seen = {s for node in range(graph.configurations) for s in graph.active(node)}
+    assert {"fast", "slow"} <= seen
+    node = next(n for n in range(graph.configurations) if "fast" in graph.active(n))
+    cx = graph.counterexample(node)
+    assert cx.input == {"$guards": {"isReturning": True}}
+    assert replay(Stepper(chart), list(cx.events), cx.input) == cx

@@ -22,7 +22,7 @@ from flowcheck.chart.expr import evaluate
 from flowcheck.chart.model import Chart
 from flowcheck.explore.domains import derive
 from flowcheck.explore.graph import Exploration, Limits, explore
-from flowcheck.semantics import StepError, start_context
+from flowcheck.semantics import StepError, start
 
 MAX_ROUNDS = 4
 # Composition explores every flow a few times: keep each exploration well inside a CI job.
@@ -121,7 +121,7 @@ def _ends(graph: Exploration, started: list[dict[str, Any]] | None) -> list[dict
         roots = []
         for given in started:
             try:
-                snap, _ = stepper.initial(context=start_context(stepper, given), record=False)
+                snap, _ = start(stepper, given, record=False)
             except StepError:
                 continue
             node = graph.index_of(snap)

@@ -12,7 +12,7 @@ from typing import Any
 
 from flowcheck.chart.model import Chart, DataField, Track, error_actor
 from flowcheck.errors import PayloadError, UnknownNameError
-from flowcheck.semantics import Executed, Snapshot, Stepper, start_context
+from flowcheck.semantics import Executed, Snapshot, Stepper, start
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -151,8 +151,7 @@ class Session:
         self.reset()
 
     def reset(self) -> StepRecord:
-        snap, executed = self.stepper.initial(
-            context=start_context(self.stepper, self.input))
+        snap, executed = start(self.stepper, self.input)
         self.records = [StepRecord(None, {}, snap, executed)]
         return self.records[0]
 

@@ -55,7 +55,7 @@ def _input(chart: Chart, text: str | None) -> dict[str, Any] | None:
         raise PayloadError(f"--input must be a JSON object of context fields, got "
                          f"{type(value).__name__}")
     fields = {f.name for f in chart.context}
-    unknown = sorted(k for k in value if k not in fields)
+    unknown = sorted(k for k in value if k not in fields and k != "$guards")
     if unknown:
         raise PayloadError(f"--input names {', '.join(map(repr, unknown))}, not context fields "
                          f"of {chart.name} (fields: {', '.join(sorted(fields)) or 'none'})")

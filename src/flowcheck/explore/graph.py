@@ -30,15 +30,15 @@ from flowcheck.chart.model import (
 )
 from flowcheck.explore.domains import Domains, derive
 from flowcheck.properties.base import Counterexample
-from flowcheck.semantics import start_context
-from flowcheck.semantics.stepper import Snapshot, StepError, Stepper
+from flowcheck.semantics import start
+from flowcheck.semantics.stepper import OPAQUE_GUARDS, Snapshot, StepError, Stepper
 
 DEFAULT_MAX_CONFIGURATIONS = 1_000_000
 DEFAULT_MAX_DEPTH = 10_000
 DEFAULT_MAX_MEMORY_MB = 2048
 DEFAULT_MAX_SECONDS = 300.0
 PROGRESS_EVERY = 2048
-OPAQUE_KEY = "$guards"
+OPAQUE_KEY = OPAQUE_GUARDS
 """Where a letter carries the outcome of each guard flowcheck cannot see into."""
 EDGE_BYTES = 12  # three int32 arrays
 NODE_OVERHEAD = 64  # the index entry, the list slot and the parent arrays, per snapshot
@@ -265,7 +265,7 @@ def replay(
 ) -> Counterexample:
     """Run ``events`` from the initial snapshot (started with ``input``, when given); the
     configurations after each one."""
-    snap, _ = stepper.initial(context=start_context(stepper, input), record=False)
+    snap, _ = start(stepper, input, record=False)
     states = [tuple(stepper.active_ids(snap))]
     done: list[tuple[str, dict[str, Any]]] = []
     for name, payload in events:
@@ -357,6 +357,10 @@ def explore(
     # An empty input is the default context: the counterexample then needs no --input.
     roots: list[dict[str, Any] | None] = [None] if chart.input is None else []
     roots += [dict(i) or None for i in domains.inputs]
+    if domains.opaque.get(""):
+        # Guards without a body met in the initial step (eventless ones) go both ways too.
+        roots = [_with(r or {}, held) or None
+                 for r in roots or [None] for held in domains.valuations("")]
     result = Exploration(chart=chart, stepper=stepper, alphabet=letters,
                          max_configurations=limits.configurations, limits=limits,
                          domains=domains, roots=roots or [None])
@@ -391,7 +395,7 @@ def _search(result: Exploration, progress: Progress | None) -> None:
     started: list[dict[str, Any] | None] = []
     for given in result.roots:
         try:
-            first, _ = stepper.initial(context=start_context(stepper, given), record=False)
+            first, _ = start(stepper, given, record=False)
         except StepError as exc:
             result.errors.append(ExplorationError(-1, -1, str(exc), exc.state, exc.event))
             continue

@@ -10,6 +10,7 @@ from flowcheck.chart.model import Chart, Raise, Transition, done_state
 from flowcheck.explore.graph import Exploration
 from flowcheck.properties.base import Counterexample
 from flowcheck.semantics import start_context
+from flowcheck.semantics.stepper import OPAQUE_GUARDS
 from flowcheck.semantics.stepper import MacrostepTrace, StepError
 
 SCREAMING_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
@@ -136,7 +137,8 @@ def traced_steps(graph: Exploration, idle: bool = False) -> Iterator[TracedStep]
     for root, given in zip(graph.root_nodes, graph.roots, strict=True):
         trace = MacrostepTrace()
         try:
-            stepper.initial(start_context(stepper, given), record=False, trace=trace)
+            stepper.initial(start_context(stepper, given), record=False, trace=trace,
+                            guards=(given or {}).get(OPAQUE_GUARDS))
         except StepError:
             continue
         yield TracedStep(root, -1, trace)

@@ -35,6 +35,8 @@ from flowcheck.errors import FlowcheckError
 from flowcheck.semantics.compile import Compiled, Context, Payload, compile_expr, freeze
 
 ROOT = 0
+OPAQUE_GUARDS = "$guards"
+"""The key of an event under which the outcomes of guards without a body are given."""
 MAX_MICROSTEPS = 1000
 _ACTION = 0
 _DONE = 1
@@ -207,7 +209,7 @@ class Stepper:
                 gname, negated = t.guard.name, t.guard.negated
 
                 def opaque(c: Context, ev: Payload) -> bool:
-                    held = bool((ev.get("$guards") or {}).get(gname, False))
+                    held = bool((ev.get(OPAQUE_GUARDS) or {}).get(gname, False))
                     return not held if negated else held
 
                 guard = opaque
@@ -244,14 +246,17 @@ class Stepper:
 
     def initial(
         self, context: Context | None = None, record: bool = True,
-        trace: MacrostepTrace | None = None,
+        trace: MacrostepTrace | None = None, guards: dict[str, bool] | None = None,
     ) -> tuple[Snapshot, list[Executed]]:
         """The snapshot after entering the initial configuration (XState ``initialTransition``).
-        With ``trace``, what happened inside the step is added to it."""
+        With ``trace``, what happened inside the step is added to it; ``guards`` are the
+        outcomes of guards without a body met in this step (false when not given)."""
         log: list[Executed] | None = [] if record else None
         ctx = self.initial_context() if context is None else context
         hist = (0,) * self.history_count
         event: Payload = {"type": "xstate.init"}
+        if guards:
+            event[OPAQUE_GUARDS] = dict(guards)
         queue: list[tuple[str, Payload]] = []
         ctx = self._run_actions(self.nodes[ROOT].entry, ctx, event, queue, log)
         to_enter, _default_entry = self._entry_set_for_default(ROOT, hist)
@@ -554,7 +559,11 @@ class Stepper:
             if not enabled:
                 if not queue:
                     break
+                held = ev.get(OPAQUE_GUARDS)
                 name, ev = queue.pop(0)
+                if held is not None:
+                    # Guards without a body keep the outcomes the step was explored with.
+                    ev = {**ev, OPAQUE_GUARDS: held}
                 if trace is not None:
                     trace.internal.append(Selection(snap, ev))
                 enabled = self._select(snap, name, ev)
