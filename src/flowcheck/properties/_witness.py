@@ -10,8 +10,7 @@ from flowcheck.chart.model import Chart, Raise, Transition, done_state
 from flowcheck.explore.graph import Exploration
 from flowcheck.properties.base import Counterexample
 from flowcheck.semantics import start_context
-from flowcheck.semantics.stepper import OPAQUE_GUARDS
-from flowcheck.semantics.stepper import MacrostepTrace, StepError
+from flowcheck.semantics.stepper import OPAQUE_GUARDS, MacrostepTrace, StepError
 
 SCREAMING_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
 
