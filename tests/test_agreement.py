@@ -126,18 +126,22 @@ class _Upload(Flow):
     done_state_both = both.to(finished)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="python-statemachine 3.2 exits parallel regions deepest-first (written, sent, "
-    "notes, ...); XState and SCXML exit in reverse document order (written, notes, sent, ...). "
-    "No shipped flow has a parallel state; a flow that gets one must expect this difference.",
-)
-def test_parallel_exit_order_agrees() -> None:
+def test_python_statemachine_exits_parallel_regions_in_another_order_with_the_same_telemetry(
+) -> None:
+    """python-statemachine 3.2 exits parallel regions deepest first (written, sent, notes,
+    ...); XState and SCXML, and so the Stepper, in reverse document order (written, notes,
+    sent, ...). The telemetry is the same as a multiset: the hypothesis campaign compares
+    the exit telemetry of states exited together that way (see flowcheck.explore.campaign).
+    If this fails because the orders agree, the campaign can compare them exactly again."""
     stepper = Stepper(read_chart(_Upload))
     snap, _ = stepper.initial()
     sm = _Upload()
-    for event in ("START", "VIDEO_SENT", "NOTES_WRITTEN"):
-        since = len(sm.telemetry)
+    for event in ("START", "VIDEO_SENT"):
         sm.send(event)
-        snap, executed = stepper.step(snap, event, {})
-        assert sm.telemetry[since:] == _tracks(executed)
+        snap, _ = stepper.step(snap, event, {})
+    since = len(sm.telemetry)
+    sm.send("NOTES_WRITTEN")
+    snap, executed = stepper.step(snap, "NOTES_WRITTEN", {})
+    psm, xstate = sm.telemetry[since:], _tracks(executed)
+    assert psm != xstate
+    assert sorted(map(repr, psm)) == sorted(map(repr, xstate))

@@ -1,20 +1,41 @@
 """The hypothesis campaign: drive the real python-statemachine class, compare with the Stepper.
 
 Proofs are done on the Stepper, so they only hold for the flow designers run if
-python-statemachine behaves the same. The campaign generates event sequences
-(mostly events some active state handles, sometimes any event) with payloads drawn
-from the payload fields' types, not only their examples, sends each one to a fresh
-machine and to the Stepper, and after every event compares the configuration, the
-context and the telemetry emitted, and checks the invariants:
+python-statemachine behaves the same. The campaign generates event sequences (mostly
+events some active state handles, sometimes any event), sends each one to a fresh machine
+and to the Stepper, and after every event compares the configuration, the context and the
+telemetry emitted, and checks the invariants:
 
 - in a failure state, one of its retry events is allowed (``failure-retry``);
-- every state entered or exited emitted its STATE_ENTERED / STATE_EXITED (``telemetry``);
+- every state entered or exited emitted the track events its own entry or exit actions
+  declare (``telemetry``);
 - the context validates against the flow's Context model (``conformance``).
+
+Values are drawn from the pydantic types, not from the examples: payload fields (any
+text for a string, integers within ``ge``/``le``, every ``Literal`` value, booleans,
+lists, None when nullable, lengths within ``min_length``/``max_length``), the output
+fields an invoke's transitions read, every one of the 16 Connect codes for an invoke
+error, and the flow's input when it declares one (the machine then starts from the
+context's defaults with the drawn input fields set). Examples, and the literals of the
+flow's own module, stay likely.
+
+With the exploration's result (``graph``), the campaign is also the adversary of its
+environment abstraction (see :mod:`flowcheck.explore.adversary`): a step whose guard
+outcomes exploration never saw there fails the run as ``conformance``, shrunk like any
+other failure, and ``Campaign.abstraction_missed`` says so, whatever else was found. A
+bounded exploration is not checked against: it claims no coverage.
+
+One difference between python-statemachine and XState is accepted: when one microstep
+exits several states of a parallel state, python-statemachine runs their exit actions
+deepest first, XState (and the Stepper, which follows it) in reverse document order, so
+region by region. The exit telemetry of states exited together is compared as a multiset;
+everything else, the order of all other telemetry included, must match exactly.
 
 Network connections and file writes are blocked while the machine runs; an attempt is
 a ``pure`` finding. The run is seeded and uses no example database, so one seed gives
 one result; a failure is shrunk by hypothesis and reported as the event list that
-``flowcheck simulate NAME --events ...`` replays.
+``flowcheck simulate NAME --events ...`` replays (with ``--input`` when the run started
+from a drawn input).
 """
 
 from __future__ import annotations
@@ -22,25 +43,34 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import annotated_types
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from flowcheck.chart.model import FAILURE, Chart, DataField, Track
-from flowcheck.explore.graph import Letter, alphabet, replay
+from flowcheck.explore.adversary import GuardOutcomes
+from flowcheck.explore.graph import Exploration, Letter, alphabet, replay
 from flowcheck.explore.sandbox import BlockedIO, IOAttempt, blocked_io
-from flowcheck.properties.base import Finding
+from flowcheck.properties.base import Counterexample, Finding, event_list
 from flowcheck.semantics.stepper import Executed, Snapshot, StepError, Stepper
 
 DEFAULT_EXAMPLES = 100
 DEFAULT_MAX_EVENTS = 12
-TEXT_ALPHABET = "ab_-"
+
+CONNECT_CODES: tuple[str, ...] = (
+    "canceled", "unknown", "invalid_argument", "deadline_exceeded", "not_found",
+    "already_exists", "permission_denied", "resource_exhausted", "failed_precondition",
+    "aborted", "out_of_range", "unimplemented", "internal", "unavailable", "data_loss",
+    "unauthenticated",
+)
+"""Every Connect error code: an RPC can fail with any of them, whatever the flow declares."""
 
 Event = tuple[str, dict[str, Any]]
 
@@ -57,51 +87,154 @@ class Campaign:
     skipped: str | None = None
     findings: list[Finding] = field(default_factory=list)
     io_attempts: list[IOAttempt] = field(default_factory=list)
+    abstraction_missed: bool = False
+    """Some generated step showed guard outcomes the exploration never saw where it was
+    (see :mod:`flowcheck.explore.adversary`): exploration's environment did not cover every
+    value, so what it found is no proof."""
+    adversary_skipped: str | None = None
+    """Why steps were not checked against the exploration (None: they were)."""
+    adversary_seconds: float = 0.0
+    """Time spent checking steps against the exploration, within ``seconds``."""
 
 
 class _Failed(Exception):
-    def __init__(self, prop: str, message: str, events: list[Event]) -> None:
+    def __init__(self, prop: str, message: str, events: list[Event],
+                 start: dict[str, Any] | None = None, missed: bool = False) -> None:
         super().__init__(message)
         self.prop = prop
         self.message = message
         self.events = list(events)
-
-
-def event_list(events: list[Event] | tuple[Event, ...]) -> str:
-    """The ``--events`` argument of ``flowcheck simulate`` that replays ``events``."""
-    parts = []
-    for name, payload in events:
-        parts.append(f"{name}:{json.dumps(payload, separators=(',', ':'))}" if payload else name)
-    return ",".join(parts)
+        self.start = start
+        self.missed = missed
 
 
 # -- strategies ---------------------------------------------------------------------------------
 
 
-def field_strategy(f: DataField) -> st.SearchStrategy[Any]:
-    """Values of one payload field: its examples mixed with values of its type."""
-    examples = list(dict.fromkeys(_thaw(e) for e in f.examples))
+@dataclass(frozen=True)
+class _Bounds:
+    """What a pydantic field's constraints allow: ``ge``/``gt``/``le``/``lt``, lengths."""
+
+    low: int | None = None
+    high: int | None = None
+    min_length: int = 0
+    max_length: int | None = None
+
+    def admits(self, value: Any) -> bool:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return ((self.low is None or value >= self.low)
+                    and (self.high is None or value <= self.high))
+        if isinstance(value, str | list | tuple):
+            return len(value) >= self.min_length and (
+                self.max_length is None or len(value) <= self.max_length)
+        return True
+
+
+def _bounds(metadata: Sequence[Any]) -> _Bounds:
+    low: int | None = None
+    high: int | None = None
+    min_length, max_length = 0, None
+    for m in metadata:
+        if isinstance(m, annotated_types.Ge) and isinstance(m.ge, int):
+            low = m.ge
+        elif isinstance(m, annotated_types.Gt) and isinstance(m.gt, int):
+            low = m.gt + 1
+        elif isinstance(m, annotated_types.Le) and isinstance(m.le, int):
+            high = m.le
+        elif isinstance(m, annotated_types.Lt) and isinstance(m.lt, int):
+            high = m.lt - 1
+        elif isinstance(m, annotated_types.MinLen):
+            min_length = m.min_length
+        elif isinstance(m, annotated_types.MaxLen):
+            max_length = m.max_length
+    return _Bounds(low, high, min_length, max_length)
+
+
+def field_metadata(model: type[BaseModel] | None, name: str) -> list[Any]:
+    """The constraints pydantic keeps for field ``name`` of ``model`` (``Ge``, ``MaxLen``...)."""
+    if model is None:
+        return []
+    info = model.model_fields.get(name)
+    return list(info.metadata) if info is not None else []
+
+
+def field_strategy(f: DataField, metadata: Sequence[Any] = ()) -> st.SearchStrategy[Any]:
+    """Values of one field, from its type: every ``Literal`` value, booleans, integers
+    within its bounds, any text, lists of text; None too when nullable. The field's examples
+    are mixed in, so that readable values stay likely. ``metadata`` are the pydantic
+    constraints of the field (see :func:`field_metadata`)."""
+    bounds = _bounds(metadata)
+    examples = [_thaw(e) for e in dict.fromkeys(f.examples) if bounds.admits(e)]
+    base: st.SearchStrategy[Any]
     if f.enum:
-        base: st.SearchStrategy[Any] = st.sampled_from([_thaw(e) for e in f.enum])
-    elif f.type == "string":
-        text = st.text(alphabet=TEXT_ALPHABET, max_size=3)
-        base = st.one_of(st.sampled_from(examples), text) if examples else text
-    elif f.type == "integer":
-        ints = st.integers(min_value=-1, max_value=5)
-        base = st.one_of(st.sampled_from(examples), ints) if examples else ints
+        base = st.sampled_from([_thaw(e) for e in f.enum])
     elif f.type == "boolean":
         base = st.booleans()
+    elif f.type == "integer":
+        base = _with_examples(examples, st.integers(min_value=bounds.low, max_value=bounds.high))
+    elif f.type == "string":
+        base = _with_examples(examples, st.text(min_size=bounds.min_length,
+                                                max_size=bounds.max_length))
     elif f.type == "string[]":
-        item = st.text(alphabet=TEXT_ALPHABET, max_size=3)
-        lists = st.lists(item, max_size=3)
-        base = st.one_of(st.sampled_from(examples), lists) if examples else lists
-    else:
+        items = [i for e in examples if isinstance(e, list) for i in e if isinstance(i, str)]
+        item = _with_examples(list(dict.fromkeys(items)), st.text())
+        base = _with_examples(examples, st.lists(item, min_size=bounds.min_length,
+                                                 max_size=bounds.max_length))
+    elif f.type == "null":
+        base = st.none()
+    else:  # objects are not flow data: their examples, or the default
         base = st.sampled_from(examples) if examples else st.just(_thaw(f.default))
     return st.one_of(st.none(), base) if f.nullable else base
 
 
-def payload_strategy(fields: tuple[DataField, ...]) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({f.name: field_strategy(f) for f in fields})
+def payload_strategy(
+    fields: tuple[DataField, ...], model: type[BaseModel] | None = None
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Payloads of an event (or inputs of a flow) whose fields are ``fields``; ``model`` is
+    the pydantic model they were read from, for their constraints."""
+    return st.fixed_dictionaries(
+        {f.name: field_strategy(f, field_metadata(model, f.name)) for f in fields})
+
+
+def output_strategy(
+    seeds: list[dict[str, Any]], read: list[str]
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Outputs of an invoke: its example outputs, or one of them with each key in ``read``
+    (the keys its transitions read) drawn from the type of that key's example values."""
+    examples = st.sampled_from(seeds)
+    if not read:
+        return examples
+    parts = {k: _value_strategy([s[k] for s in seeds if k in s]) for k in read}
+    drawn = st.tuples(examples, st.fixed_dictionaries(parts)).map(
+        lambda pair: {**pair[0], **pair[1]})
+    return st.one_of(examples, drawn)
+
+
+def error_strategy(declared: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """Payloads of an invoke's error event: any of the 16 Connect codes, the ``declared``
+    ones (those the flow lists or compares with) more often."""
+    codes = [c for c in dict.fromkeys(declared) if c]
+    drawn = st.sampled_from(CONNECT_CODES)
+    return _with_examples(codes, drawn).map(lambda code: {"error": {"code": code}})
+
+
+def _value_strategy(values: list[Any]) -> st.SearchStrategy[Any]:
+    """Values of the type ``values`` share (text when they share none), with them mixed in."""
+    known = list(dict.fromkeys(json.dumps(v, sort_keys=True) for v in values))
+    values = [json.loads(v) for v in known]
+    if values and all(isinstance(v, bool) for v in values):
+        return st.booleans()
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return _with_examples(values, st.integers())
+    if all(isinstance(v, str) for v in values):
+        return _with_examples(values, st.text())
+    if all(isinstance(v, list) and all(isinstance(i, str) for i in v) for v in values):
+        return _with_examples(values, st.lists(st.text()))
+    return st.sampled_from(values)
+
+
+def _with_examples(examples: list[Any], values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.sampled_from(examples), values) if examples else values
 
 
 def _thaw(value: Any) -> Any:
@@ -123,8 +256,9 @@ class _Source:
     ends: bool = False  # every transition on it goes to a top-level final state
 
 
-def _sources(chart: Chart, letters: list[Letter]) -> list[_Source]:
+def _sources(chart: Chart, letters: list[Letter], machine_class: type[Any]) -> list[_Source]:
     specs = {e.name: e for e in chart.events}
+    models: dict[str, type[BaseModel]] = getattr(machine_class, "payloads", {}) or {}
     top_finals = {s.id for s in chart.states if s.kind == "final" and s.parent is None}
     targets: dict[str, set[str]] = {}
     for t in chart.transitions():
@@ -137,18 +271,40 @@ def _sources(chart: Chart, letters: list[Letter]) -> list[_Source]:
     for (event, requires), group in grouped.items():
         kind = group[0].kind
         handled = group[0].handled
+        machine_event = event
+        payload: st.SearchStrategy[dict[str, Any]]
         if kind == "user":
-            payload = payload_strategy(specs[event].payload)
-            machine_event = event
+            payload = payload_strategy(specs[event].payload, models.get(event))
         elif kind == "delay":
             payload = st.just({})
             machine_event = "after." + event[len("xstate.after."):].rsplit(".", 1)[0]
+        elif kind == "done":
+            seeds = [dict(lt.payload.get("output") or {}) for lt in group]
+            payload = output_strategy(seeds, _output_keys_read(chart, event)).map(
+                lambda out: {"output": out})
         else:
-            payload = st.sampled_from([lt.payload for lt in group])
-            machine_event = event
+            payload = error_strategy(
+                [str((lt.payload.get("error") or {}).get("code")) for lt in group])
         ends = targets.get(event, set()) <= top_finals
         out.append(_Source(event, machine_event, requires, handled, payload, ends))
     return out
+
+
+def _output_keys_read(chart: Chart, event: str) -> list[str]:
+    """The output keys that the guards and assigns of transitions on ``event`` read."""
+    keys: list[str] = []
+    for t in chart.transitions():
+        if t.event != event:
+            continue
+        exprs = [t.guard.expr] if t.guard is not None and t.guard.expr is not None else []
+        for a in t.actions:
+            exprs.extend(e for _, e in getattr(a, "updates", ()))
+        for e in exprs:
+            for path in e.refs():
+                parts = path.split(".")
+                if parts[:2] == ["event", "output"] and len(parts) > 2 and parts[2] not in keys:
+                    keys.append(parts[2])
+    return keys
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -161,16 +317,23 @@ def run_campaign(
     seed: int = 0,
     max_events: int = DEFAULT_MAX_EVENTS,
     stepper: Stepper | None = None,
+    graph: Exploration | None = None,
 ) -> Campaign:
-    """Run ``examples`` generated event sequences on ``machine_class`` and on the Stepper."""
+    """Run ``examples`` generated event sequences on ``machine_class`` and on the Stepper.
+
+    With ``graph``, the finished exploration of ``chart``, every step is also checked
+    against the guard outcomes exploration saw (see :mod:`flowcheck.explore.adversary`).
+    """
     result = Campaign(ran=examples > 0, seed=seed)
     if examples <= 0:
         result.skipped = "the hypothesis campaign did not run (--examples 0)"
         return result
     stepper = stepper or Stepper(chart)
     letters = alphabet(chart, stepper)
-    sources = _sources(chart, letters)
-    checker = _Checker(chart, machine_class, stepper, result)
+    sources = _sources(chart, letters, machine_class)
+    adversary, result.adversary_skipped = _adversary(graph, stepper)
+    checker = _Checker(chart, machine_class, stepper, result, adversary)
+    inputs = input_strategy(chart, machine_class)
     started = time.perf_counter()
 
     @settings(
@@ -187,20 +350,61 @@ def run_campaign(
     @hypothesis_seed(seed)
     @given(st.data())
     def scenario(data: st.DataObject) -> None:
+        start = data.draw(inputs, label="input") if inputs is not None else None
+        if start is not None and all(checker.defaults.get(k) == v for k, v in start.items()):
+            start = None  # the defaults: the run any flow starts with, nothing to replay
         length = data.draw(st.integers(0, max_events), label="length")
-        checker.run(lambda snap, sent: _draw(data, sources, snap, sent, length))
+        checker.run(lambda snap, sent: _draw(data, sources, snap, sent, length), start)
 
+    reported: _Failed | None = None
     try:
         with _constants_of(machine_class):
             scenario()
     except _Failed as failed:
+        reported = failed
         result.findings.append(_finding(failed, stepper, chart))
     except Exception as exc:  # hypothesis itself failed (flaky run): report, never hide
         result.findings.append(Finding(
             "conformance",
             f"the campaign could not settle on a result ({type(exc).__name__}: {exc})"))
+    first_miss = checker.first_miss
+    if first_miss is not None and (reported is None or not reported.missed):
+        # Hypothesis reported another failure; the miss is a finding of its own (unshrunk).
+        result.findings.append(_finding(first_miss, stepper, chart))
+    if adversary is not None:
+        result.adversary_seconds = adversary.seconds
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _adversary(graph: Exploration | None, stepper: Stepper
+               ) -> tuple[GuardOutcomes | None, str | None]:
+    if graph is None:
+        return None, "no exploration to check the steps against"
+    if not graph.complete:
+        # Unexpanded snapshots had no letter tried: what was seen is not what exploration
+        # claims, and a bounded result is no proof anyway.
+        return None, "exploration did not finish"
+    return GuardOutcomes(graph, stepper), None
+
+
+def input_strategy(
+    chart: Chart, machine_class: type[Any]
+) -> st.SearchStrategy[dict[str, Any]] | None:
+    """Inputs the flow may be started with, drawn from its Input model; None when it
+    declares no input (it starts from its defaults). Each field shrinks towards the
+    context's default, so that a counterexample shows only the input fields it needs."""
+    fields = chart.input
+    if fields is None:
+        return None
+    model = getattr(machine_class, "Input", None)
+    model = model if isinstance(model, type) and issubclass(model, BaseModel) else None
+    defaults = {f.name: _thaw(f.default) for f in chart.context}
+    return st.fixed_dictionaries({
+        f.name: st.one_of(st.just(defaults.get(f.name)),
+                          field_strategy(f, field_metadata(model, f.name)))
+        for f in fields
+    })
 
 
 @contextmanager
@@ -254,41 +458,64 @@ def _draw(
 
 
 def _finding(failed: _Failed, stepper: Stepper, chart: Chart) -> Finding:
-    cx = replay(stepper, failed.events)
+    cx: Counterexample = replay(stepper, failed.events, failed.start)
+    command = f"flowcheck simulate {chart.name} --events {_quoted(event_list(failed.events))}"
+    if failed.start is not None:
+        command += f" --input {_quoted(json.dumps(failed.start, separators=(',', ':')))}"
     return Finding(
         failed.prop,
-        f"{failed.message} (campaign; replay: flowcheck simulate {chart.name} --events "
-        f"'{event_list(failed.events)}')",
+        f"{failed.message} (campaign; replay: {command})",
         event=failed.events[-1][0] if failed.events else None,
         counterexample=cx,
     )
+
+
+def _quoted(text: str) -> str:
+    """``text`` as one shell word in single quotes (drawn text may hold any character)."""
+    return "'" + text.replace("'", "'\\''") + "'"
 
 
 class _Checker:
     """Runs one generated sequence on a fresh machine and on the Stepper, step by step."""
 
     def __init__(self, chart: Chart, machine_class: type[Any], stepper: Stepper,
-                 result: Campaign) -> None:
+                 result: Campaign, adversary: GuardOutcomes | None = None) -> None:
         self.chart = chart
         self.cls = machine_class
         self.stepper = stepper
         self.result = result
-        policy = getattr(machine_class, "telemetry_policy", None)
-        self.entered_name: str | None = getattr(policy, "entered", "STATE_ENTERED")
-        self.exited_name: str | None = getattr(policy, "exited", "STATE_EXITED")
+        self.adversary = adversary
+        self.first_miss: _Failed | None = None
+        self.start: dict[str, Any] | None = None
         self.context_model: type[BaseModel] | None = getattr(machine_class, "Context", None)
         from flowcheck.properties.failure_retry import retry_events
 
         self.failure_states = chart.tagged(FAILURE)
         self.retries = {f: set(retry_events(chart, f)) for f in self.failure_states}
         self.kinds = {s.id: s.kind for s in chart.states}
+        self.entry_tracks = {s.id: [a for a in s.entry if isinstance(a, Track)]
+                             for s in chart.states}
+        self.exit_tracks = {s.id: [a for a in s.exit if isinstance(a, Track)]
+                            for s in chart.states}
+        # Exit actions as the Stepper runs them: the same objects it logs as executed.
+        self.exit_actions = {id(a) for node in stepper.nodes for a in node.exit}
+        self.defaults = stepper.context_dict(stepper.initial_context())
 
-    def run(self, next_event: Callable[[Snapshot, int], Event | None]) -> None:
+    def run(self, next_event: Callable[[Snapshot, int], Event | None],
+            start: dict[str, Any] | None = None) -> None:
         self.result.examples += 1
+        self.start = start
         events: list[Event] = []
-        machine = self._call(events, "starting the machine", self.cls)
+        context = None
+        if start is None:
+            machine = self._call(events, "starting the machine", self.cls)
+        else:
+            values = {**self.defaults, **start}
+            machine = self._call(events, f"starting the machine with input {start}",
+                                 lambda: self.cls(context=self.cls.Context(**values)))
+            context = self.stepper.context_tuple(values)
         try:
-            snap, executed = self.stepper.initial()
+            snap, executed = self.stepper.initial(context=context)
         except StepError:
             return
         self._compare(machine, snap, executed, 0, events, set())
@@ -299,6 +526,7 @@ class _Checker:
             name, payload = nxt
             events.append((name, payload))
             self.result.events += 1
+            self._against_exploration(snap, name, payload, events)
             before = {s.id for s in machine.configuration}
             sent = len(machine.telemetry)
             try:
@@ -308,6 +536,22 @@ class _Checker:
             source_name = self._machine_event(name)
             self._call(events, f"sending {name}", machine.send, source_name, **payload)
             self._compare(machine, snap, executed, sent, events, before)
+
+    def _fail(self, prop: str, message: str, events: list[Event]) -> _Failed:
+        return _Failed(prop, message, events, self.start)
+
+    def _against_exploration(self, snap: Snapshot, name: str, payload: dict[str, Any],
+                             events: list[Event]) -> None:
+        if self.adversary is None:
+            return
+        miss = self.adversary.check(snap, name, payload)
+        if miss is None:
+            return
+        self.result.abstraction_missed = True
+        failed = _Failed("conformance", miss.describe(), events, self.start, missed=True)
+        if self.first_miss is None:
+            self.first_miss = failed
+        raise failed
 
     def _machine_event(self, name: str) -> str:
         if name.startswith("xstate.after."):
@@ -324,13 +568,15 @@ class _Checker:
             if attempts or _is_blocked(exc):
                 self.result.io_attempts += attempts
                 detail = attempts[0].detail if attempts else str(exc)
-                raise _Failed("pure", f"the machine tried {detail} while {what}",
-                              events) from exc
-            raise _Failed("conformance", f"python-statemachine raised {type(exc).__name__}: "
-                          f"{exc} while {what}; the Stepper did not", events) from exc
+                raise self._fail("pure", f"the machine tried {detail} while {what}",
+                                 events) from exc
+            raise self._fail("conformance", f"python-statemachine raised "
+                             f"{type(exc).__name__}: {exc} while {what}; the Stepper did not",
+                             events) from exc
         if attempts:
             self.result.io_attempts += attempts
-            raise _Failed("pure", f"the machine tried {attempts[0].detail} while {what}", events)
+            raise self._fail("pure", f"the machine tried {attempts[0].detail} while {what}",
+                             events)
         return value
 
     def _compare(self, machine: Any, snap: Snapshot, executed: list[Executed], sent: int,
@@ -339,20 +585,19 @@ class _Checker:
         after = {s.id for s in machine.configuration}
         expected = set(stepper.active_ids(snap))
         if after != expected:
-            raise _Failed("conformance", f"configuration differs: python-statemachine is in "
-                          f"{_label(after)}, the Stepper in {_label(expected)}", events)
+            raise self._fail("conformance", f"configuration differs: python-statemachine is "
+                             f"in {_label(after)}, the Stepper in {_label(expected)}", events)
         context = machine.context.model_dump(mode="json")
         want = stepper.context_dict(snap.context)
         if context != want:
             diff = {k: (context.get(k), want.get(k)) for k in want if context.get(k) != want[k]}
-            raise _Failed("conformance", "context differs (python-statemachine, Stepper): "
-                          f"{diff}", events)
+            raise self._fail("conformance", "context differs (python-statemachine, Stepper): "
+                             f"{diff}", events)
         emitted = [(e, dict(p)) for e, p in machine.telemetry[sent:]]
-        tracked = [(x.action.event, x.properties or {}) for x in executed
-                   if isinstance(x.action, Track)]
-        if emitted != tracked:
-            raise _Failed("conformance", f"telemetry differs: python-statemachine emitted "
-                          f"{_names(emitted)}, the Stepper {_names(tracked)}", events)
+        tracked, together = _tracked(executed, self.exit_actions)
+        if not _same_telemetry(emitted, tracked, together):
+            raise self._fail("conformance", f"telemetry differs: python-statemachine emitted "
+                             f"{_names(emitted)}, the Stepper {_names(tracked)}", events)
         self._invariants(machine, before, after, emitted, events)
 
     def _invariants(self, machine: Any, before: set[str], after: set[str],
@@ -361,27 +606,83 @@ class _Checker:
             if fid in after:
                 allowed = {str(e.id) for e in machine.allowed_events}
                 if not allowed & self.retries[fid]:
-                    raise _Failed("failure-retry", f"in failure state {fid!r} no retry event "
-                                  f"is allowed (allowed: {sorted(allowed)})", events)
-        seen = {(e, p.get("state")) for e, p in emitted}
-        checks = ((after - before, self.entered_name, "entered"),
-                  (before - after, self.exited_name, "exited"))
-        for states, name, verb in checks:
+                    raise self._fail("failure-retry", f"in failure state {fid!r} no retry "
+                                     f"event is allowed (allowed: {sorted(allowed)})", events)
+        checks = ((after - before, self.entry_tracks, "entered", "entry"),
+                  (before - after, self.exit_tracks, "exited", "exit"))
+        for states, declared, verb, where in checks:
             for sid in sorted(states):
                 if self.kinds.get(sid) == "history":
                     continue
-                if name is None or (name, sid) not in seen:
-                    raise _Failed("telemetry", f"state {sid!r} was {verb} without "
-                                  f"{name or 'a track event'}", events)
+                for track in declared.get(sid, ()):
+                    if not any(_emits(track, e, p) for e, p in emitted):
+                        raise self._fail("telemetry", f"state {sid!r} was {verb} without "
+                                         f"{track.event}, which its {where} actions track",
+                                         events)
         if self.context_model is not None:
             try:
                 self.context_model.model_validate(machine.context.model_dump())
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(x) for x in first.get("loc", ()))
-                raise _Failed("conformance", f"the context no longer validates against "
-                              f"{self.context_model.__name__}: {where}: {first.get('msg')}",
-                              events) from exc
+                raise self._fail("conformance", f"the context no longer validates against "
+                                 f"{self.context_model.__name__}: {where}: {first.get('msg')}",
+                                 events) from exc
+
+
+Tracked = list[tuple[str, dict[str, Any]]]
+
+
+def _tracked(executed: list[Executed], exit_actions: set[int]) -> tuple[Tracked, list[int]]:
+    """The telemetry the Stepper sent, and per item the run of consecutive exit actions it
+    belongs to (states exited together, in one microstep), or -1 outside exits."""
+    tracked: Tracked = []
+    together: list[int] = []
+    run = 0
+    exiting = False
+    for x in executed:
+        is_exit = id(x.action) in exit_actions
+        if is_exit and not exiting:
+            run += 1
+        exiting = is_exit
+        if isinstance(x.action, Track):
+            tracked.append((x.action.event, x.properties or {}))
+            together.append(run if is_exit else -1)
+    return tracked, together
+
+
+def _same_telemetry(emitted: Tracked, tracked: Tracked, together: list[int]) -> bool:
+    """Equal, except that exit telemetry of states exited together may come in any order."""
+    if emitted == tracked:
+        return True
+    if len(emitted) != len(tracked):
+        return False
+    i = 0
+    while i < len(tracked):
+        run = together[i]
+        if run < 0:
+            if emitted[i] != tracked[i]:
+                return False
+            i += 1
+            continue
+        j = i
+        while j < len(tracked) and together[j] == run:
+            j += 1
+        if sorted(map(_item_key, emitted[i:j])) != sorted(map(_item_key, tracked[i:j])):
+            return False
+        i = j
+    return True
+
+
+def _item_key(item: tuple[str, dict[str, Any]]) -> str:
+    return json.dumps(item, sort_keys=True, default=str)
+
+
+def _emits(track: Track, event: str, properties: dict[str, Any]) -> bool:
+    """Whether an emitted track event is one ``track`` declares: its name, and its literal
+    properties (context fields it includes may hold anything)."""
+    return event == track.event and all(
+        properties.get(k) == _thaw(v) for k, v in track.properties)
 
 
 def _is_blocked(exc: BaseException | None) -> bool:
@@ -400,3 +701,4 @@ def _label(states: set[str]) -> str:
 
 def _names(items: list[tuple[str, dict[str, Any]]]) -> str:
     return "[" + ", ".join(f"{e} {json.dumps(p, sort_keys=True)}" for e, p in items) + "]"
+

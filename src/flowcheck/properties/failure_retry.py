@@ -1,15 +1,21 @@
 """failure-retry: every failure has an explicit way back to success.
 
-Each state tagged ``failure`` has a retry transition: a user event on it (or a state
-inside it) that leaves it. And from every reachable snapshot with it active, some retry
-event leads to a snapshot with no failure state active from which success is still
-reachable (backward reachability from success over the explored graph).
+Each state tagged ``failure`` has a retry transition: a user event on it, on a state
+inside it or on a state around it (``RETRY = failure.to(...)`` on the compound that groups
+the failure states) that leaves it for a state that does not give up. A state tagged
+``abandoned``, or a top-level final state that is not a success, ends the attempt:
+leaving for one is not a retry, unless the failure state is itself tagged ``abandoned``
+(a failure while the flow winds down, which recovers by finishing). And from every
+reachable snapshot with it active, some retry event leads to a snapshot with no failure
+state active from which success is still reachable (backward reachability from success
+over the explored graph).
 """
 
 from __future__ import annotations
 
-from flowcheck.chart.model import FAILURE, Chart
+from flowcheck.chart.model import ABANDONED, FAILURE, SUCCESS, Chart, State
 from flowcheck.properties._witness import (
+    ancestors,
     config_label,
     descendants,
     is_user_event,
@@ -25,18 +31,32 @@ TITLE = ("every failure state has a retry transition that leads back to a config
 
 
 def retry_events(chart: Chart, failure_state: str) -> list[str]:
-    """User events with a transition from ``failure_state`` (or inside it) that leaves it."""
+    """User events with a transition from ``failure_state``, from a state inside it or from
+    one of its ancestors, that leaves it for a state that does not give up."""
     inside = descendants(chart, failure_state)
+    sources = inside | set(ancestors(chart, failure_state))
+    states = chart.state_map()
+    # A failure while winding down (itself tagged abandoned) recovers by finishing.
+    winding_down = ABANDONED in states[failure_state].tags
     out: list[str] = []
     for s in chart.states:
-        if s.id not in inside:
+        if s.id not in sources:
             continue
         for t in s.transitions:
-            if is_user_event(t.event) and t.targets and any(x not in inside for x in t.targets):
+            if not is_user_event(t.event) or t.event in out:
+                continue
+            if any(x not in inside and (winding_down or not _gives_up(states[x]))
+                   for x in t.targets):
                 assert t.event is not None
-                if t.event not in out:
-                    out.append(t.event)
+                out.append(t.event)
     return out
+
+
+def _gives_up(state: State) -> bool:
+    """Entering ``state`` ends the flow's attempt: the user left, or it ends without success."""
+    if ABANDONED in state.tags:
+        return True
+    return state.kind == "final" and state.parent is None and SUCCESS not in state.tags
 
 
 def check(subject: Subject) -> list[Finding]:
