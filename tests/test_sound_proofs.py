@@ -335,3 +335,29 @@ def test_a_guard_without_a_body_in_the_initial_step_is_explored_both_ways() -> N
     cx = graph.counterexample(node)
     assert cx.input == {"$guards": {"isReturning": True}}
     assert replay(Stepper(chart), list(cx.events), cx.input) == cx
+
+
+def test_an_invoke_error_no_transition_takes_stops_the_machine_as_in_xstate() -> None:
+    from flowcheck.formats.xstate.importer import import_config
+
+    chart, _ = import_config({
+        "id": "upload", "initial": "idle", "context": {},
+        "states": {
+            "idle": {"on": {"UPLOAD": "uploading"}},
+            "uploading": {"invoke": {"id": "put", "src": "putFile",
+                                     "onDone": "done"}},
+            "done": {"type": "final"},
+        },
+    })
+    stepper = Stepper(chart)
+    snap, _ = stepper.initial()
+    snap, _ = stepper.step(snap, "UPLOAD")
+    errored, _ = stepper.step(snap, "xstate.error.actor.put", {"error": {"code": "unknown"}})
+    assert stepper.is_errored(errored) and not stepper.is_done(errored)
+    assert stepper.step(errored, "UPLOAD")[0] == errored  # a stopped machine takes nothing
+    from flowcheck.verification import verify_chart
+
+    report = verify_chart(chart, examples=0)
+    (finding,) = _failed(report)["failure-explicit"]
+    assert "stops the whole machine" in finding.message
+    assert "no-dead-end" not in _failed(report)

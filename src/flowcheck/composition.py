@@ -82,7 +82,7 @@ def environments(charts: dict[str, Chart]) -> dict[str, Environment]:
                     continue
                 mask = graph.state_mask(state_id)
                 for snap in graph.snapshots:
-                    if snap.configuration & mask != mask or stepper.is_done(snap):
+                    if snap.configuration & mask != mask or stepper.is_stopped(snap):
                         continue
                     context = stepper.context_dict(snap.context)
                     given = {k: _plain(evaluate(e, context, {})) for k, e in inv.input}

@@ -204,7 +204,8 @@ class Session:
             "context": self.stepper.context_dict(snap.context),
             "telemetry": telemetry(record.executed),
             "done": self.stepper.is_done(snap),
-            "enabled": [] if self.stepper.is_done(snap) else self.enabled(),
+            "errored": self.stepper.is_errored(snap),
+            "enabled": [] if self.stepper.is_stopped(snap) else self.enabled(),
         }
 
 

@@ -312,8 +312,9 @@ def alphabet(
                                       handled.get(done, 0), "done"))
         for code in domains.codes.get(inv.id, list(inv.error_codes)):
             for held in domains.valuations(error):
+                # Sent even when no transition takes it: XState then stops with an error.
                 letters.append(Letter(error, _with({"error": {"code": code}}, held), own,
-                                      handled.get(error, 0), "error"))
+                                      handled.get(error, 0) | own, "error"))
     for s in chart.states:
         seen: set[str] = set()
         for t in s.transitions:
@@ -383,7 +384,7 @@ def _node_bytes(snap: Snapshot) -> int:
 def _search(result: Exploration, progress: Progress | None) -> None:
     stepper = result.stepper
     advance = stepper.advance
-    top_final = stepper.top_final_mask
+    top_final = stepper.stopped_mask
     table = [
         ({**lt.payload, "type": lt.event}, lt.requires, lt.handled) for lt in result.alphabet
     ]

@@ -74,7 +74,7 @@ def path_to_event(graph: Exploration | None, state_id: str, event: str | None
         return None
     if event is not None and state_id in graph.stepper.index:
         letters = [i for i, lt in enumerate(graph.alphabet) if lt.event == event]
-        done = graph.stepper.top_final_mask
+        done = graph.stepper.stopped_mask
         for node in graph.nodes_where(graph.state_mask(state_id)):
             config = graph.snapshots[node].configuration
             for li in letters:
@@ -149,7 +149,7 @@ def traced_steps(graph: Exploration, idle: bool = False) -> Iterator[TracedStep]
         return
     for node in range(graph.expanded):
         config = graph.snapshots[node].configuration
-        if config & stepper.top_final_mask:
+        if config & stepper.stopped_mask:
             continue
         taken = {graph.edge_letter[e] for e in graph.successors(node)}
         for letter in applicable_letters(graph, config):

@@ -55,7 +55,8 @@ def check(subject: Subject) -> list[Finding]:
     findings: list[Finding] = []
     reported: set[int] = set()
     for node, snap in enumerate(graph.snapshots):
-        if node in good or stepper.is_done(snap) or snap.configuration in reported:
+        # An errored machine stopped on an invoke error: failure-explicit reports it.
+        if node in good or stepper.is_stopped(snap) or snap.configuration in reported:
             continue
         reported.add(snap.configuration)
         active = stepper.active_ids(snap)

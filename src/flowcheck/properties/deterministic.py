@@ -184,7 +184,7 @@ def _conflicts(subject: Subject, group: _Group) -> list[Finding]:
     out: list[Finding] = []
     for node in graph.nodes_where(graph.state_mask(group.state)):
         snap = graph.snapshots[node]
-        if graph.stepper.is_done(snap):
+        if graph.stepper.is_stopped(snap):
             continue
         config = snap.configuration
         for li in letters:

@@ -36,8 +36,9 @@ def check(subject: Subject) -> list[Finding]:
         if not handlers.get(event, set()) & owners:
             findings.append(Finding(
                 ID,
-                f"invoke {inv.id!r} ({inv.src}) in {state.id!r} has no on_error: its errors "
-                f"are swallowed; add a transition on {event} to a failure state",
+                f"invoke {inv.id!r} ({inv.src}) in {state.id!r} has no on_error: an error of "
+                "it stops the whole machine (XState status 'error'); add a transition on "
+                f"{event} to a failure state",
                 state=state.id, event=event,
                 counterexample=path_to_event(graph, state.id, event),
             ))
@@ -52,7 +53,7 @@ def check(subject: Subject) -> list[Finding]:
         reported: set[str] = set()
         for node in graph.nodes_where(graph.state_mask(state.id)):
             snap = graph.snapshots[node]
-            if stepper.is_done(snap):
+            if stepper.is_stopped(snap):
                 continue
             for li in letters:
                 letter = graph.alphabet[li]
@@ -70,13 +71,17 @@ def check(subject: Subject) -> list[Finding]:
                 which = (f"error {code!r}" if len(codes) == 1 else
                          f"error {code!r} (and every code the flow does not tell apart from "
                          f"it: {', '.join(c for c in codes if c != code)})")
-                where = ("stays" if after == snap else "lands")
+                if stepper.is_errored(after):
+                    what = ("no transition takes it, so it stops the whole machine (XState "
+                            "status 'error')")
+                else:
+                    what = (f"lands in {config_label(stepper.active_ids(after))}, not in a "
+                            "state tagged failure")
                 findings.append(Finding(
                     ID,
-                    f"{which} of invoke {inv.id!r} in {state.id!r} {where} in "
-                    f"{config_label(stepper.active_ids(after))}, not in a state tagged failure; "
-                    "an RPC can fail with any Connect code: add a fallback transition on "
-                    f"{event} to a failure state",
+                    f"{which} of invoke {inv.id!r} in {state.id!r}: {what}; an RPC can fail "
+                    f"with any Connect code: add a fallback transition on {event} to a "
+                    "failure state",
                     state=state.id, event=event,
                     counterexample=graph.counterexample(node, [li]),
                 ))

@@ -152,7 +152,7 @@ def _fire_from_outside(
         if not waiting:
             return
         config = snap.configuration
-        if config & stepper.top_final_mask:
+        if config & stepper.stopped_mask:
             continue
         tried = applicable.get(config)
         if tried is None:
@@ -183,7 +183,7 @@ def _evidence(graph: Exploration, t: Transition) -> _Evidence:
 def _see_from_outside(graph: Exploration, t: Transition, letters: list[int], ev: _Evidence) -> None:
     """Add to ``ev`` every reachable snapshot where ``t``'s source is active and its event
     can be sent, with each payload."""
-    done = graph.stepper.top_final_mask
+    done = graph.stepper.stopped_mask
     for node in graph.nodes_where(graph.state_mask(t.source)):
         snap = graph.snapshots[node]
         if snap.configuration & done:

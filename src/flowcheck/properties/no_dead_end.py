@@ -31,7 +31,7 @@ def check(subject: Subject) -> list[Finding]:
     raised = {err.node for err in graph.errors}
     for node in range(graph.expanded):
         snap = graph.snapshots[node]
-        if stepper.is_done(snap) or graph.successors(node) or snap.configuration in reported:
+        if stepper.is_stopped(snap) or graph.successors(node) or snap.configuration in reported:
             continue
         if node in raised:
             continue  # a step that raised is a well-formed finding, not a dead end
@@ -66,7 +66,7 @@ def _ignored_outputs(subject: Subject) -> list[Finding]:
         for node in range(graph.expanded):
             snap = graph.snapshots[node]
             config = snap.configuration
-            if config & mask != mask or stepper.is_done(snap):
+            if config & mask != mask or stepper.is_stopped(snap):
                 continue
             taken = {graph.edge_letter[e] for e in graph.successors(node)}
             for li in letters:

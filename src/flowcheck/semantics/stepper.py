@@ -35,6 +35,7 @@ from flowcheck.errors import FlowcheckError
 from flowcheck.semantics.compile import Compiled, Context, Payload, compile_expr, freeze
 
 ROOT = 0
+_ERROR_ACTOR = "xstate.error.actor."
 OPAQUE_GUARDS = "$guards"
 """The key of an event under which the outcomes of guards without a body are given."""
 MAX_MICROSTEPS = 1000
@@ -189,6 +190,10 @@ class Stepper:
         for c in root.children:
             if self.nodes[c].kind == "final":
                 self.top_final_mask |= 1 << c
+        # XState's status "error": an invoke's error that no transition takes stops the
+        # machine. It is one bit past the states, so configurations stay comparable.
+        self.error_bit = 1 << len(self.nodes)
+        self.stopped_mask = self.top_final_mask | self.error_bit
         self._has_always = any(n.always for n in self.nodes)
         self._output = [(k, compile_expr(e, self.fields)) for k, e in chart.output]
         self._plans: dict[tuple[int, str], _Plan] = {}
@@ -271,6 +276,15 @@ class Stepper:
     def is_done(self, snap: Snapshot) -> bool:
         return bool(snap.configuration & self.top_final_mask)
 
+    def is_errored(self, snap: Snapshot) -> bool:
+        """Whether the machine stopped with an error (XState ``status: "error"``): an
+        ``xstate.error.actor.*`` event that no transition took."""
+        return bool(snap.configuration & self.error_bit)
+
+    def is_stopped(self, snap: Snapshot) -> bool:
+        """Done or errored: no event changes anything any more."""
+        return bool(snap.configuration & self.stopped_mask)
+
     def output(self, snap: Snapshot) -> dict[str, Any] | None:
         """The machine's output (XState ``snapshot.output``) once it is done, else None.
 
@@ -289,11 +303,13 @@ class Stepper:
         With ``trace``, what happened inside the step is added to it (:meth:`advance`, the
         path exploration takes, never traces)."""
         log: list[Executed] | None = [] if record else None
-        if self.is_done(snap):
+        if self.is_stopped(snap):
             return snap, []
         ev: Payload = {"type": event, **(payload or {})}
         queue: list[tuple[str, Payload]] = []
         enabled = self._select(snap, event, ev)
+        if not enabled and event.startswith(_ERROR_ACTOR):
+            return self._errored(snap), log or []
         if enabled:
             before = snap
             snap = self._microstep(enabled, snap, ev, queue, log)
@@ -325,7 +341,7 @@ class Stepper:
         a step mostly evaluates guards and assigns. Any error falls back to ``step``, which
         raises it with its explanation."""
         config, hist, ctx = snap
-        if config & self.top_final_mask:
+        if config & self.stopped_mask:
             return snap
         event = ev["type"]
         plan = self._plans.get((config, event))
@@ -352,6 +368,8 @@ class Stepper:
                     if found is not None and found not in picked:
                         picked.append(found)
                 enabled = tuple(picked)
+            if not enabled and event.startswith(_ERROR_ACTOR):
+                return self._errored(snap)
             if not enabled and not self._has_always:
                 return snap
             queue: list[tuple[str, Payload]] = []
@@ -380,6 +398,9 @@ class Stepper:
         except Exception:
             payload = {k: v for k, v in ev.items() if k != "type"}
             return self.step(snap, event, payload, record=False)[0]
+
+    def _errored(self, snap: Snapshot) -> Snapshot:
+        return Snapshot(snap.configuration | self.error_bit, snap.history, snap.context)
 
     def _plan(self, config: int, event: str) -> _Plan:
         """Per active atomic state, the candidate lists for ``event`` from it outwards; and
