@@ -25,7 +25,6 @@ from flowcheck.declare import (
     track,
 )
 from flowcheck.explore.campaign import (
-    CONNECT_CODES,
     Campaign,
     error_strategy,
     field_metadata,
@@ -33,6 +32,7 @@ from flowcheck.explore.campaign import (
     output_strategy,
     run_campaign,
 )
+from flowcheck.explore.domains import CONNECT_CODES
 from flowcheck.explore.graph import replay
 from flowcheck.explore.sandbox import BlockedIO, IOAttempt, blocked_io
 from flowcheck.project import Machine

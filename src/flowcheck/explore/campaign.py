@@ -56,6 +56,7 @@ from pydantic import BaseModel, ValidationError
 
 from flowcheck.chart.model import FAILURE, Chart, DataField, Track
 from flowcheck.explore.adversary import GuardOutcomes
+from flowcheck.explore.domains import CONNECT_CODES
 from flowcheck.explore.graph import Exploration, Letter, alphabet, replay
 from flowcheck.explore.sandbox import BlockedIO, IOAttempt, blocked_io
 from flowcheck.properties.base import Counterexample, Finding, event_list
@@ -63,14 +64,6 @@ from flowcheck.semantics.stepper import Executed, Snapshot, StepError, Stepper
 
 DEFAULT_EXAMPLES = 100
 DEFAULT_MAX_EVENTS = 12
-
-CONNECT_CODES: tuple[str, ...] = (
-    "canceled", "unknown", "invalid_argument", "deadline_exceeded", "not_found",
-    "already_exists", "permission_denied", "resource_exhausted", "failed_precondition",
-    "aborted", "out_of_range", "unimplemented", "internal", "unavailable", "data_loss",
-    "unauthenticated",
-)
-"""Every Connect error code: an RPC can fail with any of them, whatever the flow declares."""
 
 Event = tuple[str, dict[str, Any]]
 
