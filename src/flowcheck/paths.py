@@ -145,7 +145,7 @@ class Graph:
 
     def transitions(self) -> list[TransitionKey]:
         """Every transition of the chart, in document order."""
-        return [(s.id, i) for s in self.chart.states for i in range(len(s.transitions))]
+        return [(s.id, i) for s in self.chart.nodes() for i in range(len(s.transitions))]
 
     def reachable_transitions(self) -> set[TransitionKey]:
         taken = set(self.initial_fired)
@@ -158,7 +158,7 @@ class Graph:
 def explore(chart: Chart, limit: int = DEFAULT_LIMIT) -> Graph:
     """Breadth-first over the reachable snapshots, at most ``limit`` of them."""
     stepper = _RecordingStepper(chart)
-    keys = {id(t): (s.id, i) for s in chart.states for i, t in enumerate(s.transitions)}
+    keys = {id(t): (s.id, i) for s in chart.nodes() for i, t in enumerate(s.transitions)}
     init, _ = stepper.initial(record=False)
     initial_fired = tuple(keys[id(t)] for t in stepper.fired)
     graph = Graph(chart, stepper, init, initial_fired)

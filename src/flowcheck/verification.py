@@ -7,7 +7,6 @@ and hand the :class:`MachineReport` objects to the report formats. Nothing here 
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +24,10 @@ from flowcheck.explore.graph import (
     Progress,
     explore,
 )
+from flowcheck.locations import locate
 from flowcheck.properties import PropertyResult, check_all
 from flowcheck.properties import well_formed as _well_formed
-from flowcheck.properties.base import Finding, Subject
+from flowcheck.properties.base import Subject
 from flowcheck.semantics.stepper import Stepper
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ def verify_chart(
         campaign = Campaign(ran=False, seed=seed, skipped="exploration did not finish")
     else:
         campaign = run_campaign(chart, machine_class, examples=examples, seed=seed,
-                                stepper=stepper)
+                                stepper=stepper, graph=graph)
     subject = Subject(chart=chart, settings=settings, source=source,
                       machine_class=machine_class, graph=graph, campaign=campaign)
     subject.extra["assumptions"] = environment_assumptions(chart, environment, domains)
@@ -143,7 +143,7 @@ def verify_chart(
     if getattr(campaign, "abstraction_missed", False):
         results = [_not_proved(r) for r in results]
     if source is not None:
-        results = [_located(r, source) for r in results]
+        results = [_located(r, chart, source) for r in results]
     stats = {
         "states": len(chart.states),
         "transitions": len(chart.transitions()),
@@ -213,35 +213,11 @@ _STATIC_IDS = frozenset({"well-formed", "telemetry", "semantic-events", "context
                          "contract", "pure"})
 
 
-# -- where a state is declared --------------------------------------------------------------
+# -- where findings point ---------------------------------------------------------------
 
 
-def declaration_line(source: Path, state_id: str) -> int | None:
-    """The 1-based line declaring ``state_id`` in a flow module (``<id> = ...`` or
-    ``class <id>(...)``) or in an XState JSON file (``"<id>":``)."""
-    try:
-        lines = source.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return None
-    name = re.escape(state_id)
-    if source.suffix == ".json":
-        pattern = re.compile(rf'^\s*"{name}"\s*:')
-    else:
-        pattern = re.compile(rf"^\s*(?:{name}\s*=(?!=)|class\s+{name}\b)")
-    for number, line in enumerate(lines, start=1):
-        if pattern.match(line):
-            return number
-    return None
-
-
-def _located(result: PropertyResult, source: Path) -> PropertyResult:
-    lines: dict[str, int | None] = {}
-    out: list[Finding] = []
-    for f in result.findings:
-        line = None
-        if f.state is not None:
-            if f.state not in lines:
-                lines[f.state] = declaration_line(source, f.state)
-            line = lines[f.state]
-        out.append(dataclasses.replace(f, file=f.file or str(source), line=f.line or line))
-    return dataclasses.replace(result, findings=out)
+def _located(result: PropertyResult, chart: Chart, source: Path) -> PropertyResult:
+    """Every finding with the file and line of the construct at fault (see
+    :mod:`flowcheck.locations`, which every report format relies on)."""
+    findings = [locate(f, chart, source) for f in result.findings]
+    return dataclasses.replace(result, findings=findings)

@@ -123,6 +123,10 @@ class Invoke(_Frozen):
 
 
 class State(_Frozen):
+    """One state node. ``id`` is unique in the chart (XState's state id: an explicit id, or
+    for imported machines the path ``machine.parent.child``); ``key`` is its key under its
+    parent when that differs from the id (as in XState's ``states`` object)."""
+
     id: str
     kind: StateKind
     parent: str | None = None
@@ -136,6 +140,19 @@ class State(_Frozen):
     history: Literal["shallow", "deep"] | None = None
     description: str = ""
     output: tuple[tuple[str, Expr], ...] = ()
+    key: str = ""
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_key(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and not self.key:
+            data.pop("key", None)
+        return data
+
+    @property
+    def name(self) -> str:
+        """The state's key under its parent (its id unless told otherwise)."""
+        return self.key or self.id
 
 
 # "object" and "object[]" (a pydantic model, a list of them) are read so that the
@@ -217,9 +234,24 @@ class Chart(_Frozen):
     # top-level final state is reached: what a parent flow's ``xstate.done.actor.*`` carries.
     output: tuple[tuple[str, Expr], ...] = ()
     source: str = ""
+    # Transitions and invokes on the machine's root node (XState allows ``on``, ``after``,
+    # ``always`` and ``invoke`` there): a compound State with the chart's id, or None.
+    root: State | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_root(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and self.root is None:
+            data.pop("root", None)
+        return data
+
+    def nodes(self) -> tuple[State, ...]:
+        """Every state node with transitions: the root node (when it has any), then the
+        states in document order."""
+        return (self.root, *self.states) if self.root is not None else self.states
 
     def state(self, state_id: str) -> State:
-        for s in self.states:
+        for s in self.nodes():
             if s.id == state_id:
                 return s
         raise KeyError(state_id)
@@ -231,10 +263,10 @@ class Chart(_Frozen):
         return tuple(s.id for s in self.states if s.parent is None)
 
     def transitions(self) -> list[Transition]:
-        return [t for s in self.states for t in s.transitions]
+        return [t for s in self.nodes() for t in s.transitions]
 
     def invokes(self) -> list[tuple[State, Invoke]]:
-        return [(s, i) for s in self.states for i in s.invokes]
+        return [(s, i) for s in self.nodes() for i in s.invokes]
 
     def delays(self) -> list[str]:
         return sorted({t.delay for t in self.transitions() if t.delay})

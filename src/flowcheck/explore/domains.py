@@ -138,7 +138,7 @@ def _action_sites(chart: Chart) -> Iterator[tuple[str | None, Action]]:
     """Every action with the event it runs on (None: entry/exit, any event)."""
     for a in chart.entry:
         yield None, a
-    for s in chart.states:
+    for s in chart.nodes():
         for a in (*s.entry, *s.exit):
             yield None, a
         for t in s.transitions:
@@ -148,7 +148,7 @@ def _action_sites(chart: Chart) -> Iterator[tuple[str | None, Action]]:
 
 def _expr_sites(chart: Chart) -> Iterator[tuple[str | None, Expr]]:
     """Every expression the flow evaluates, with the event in effect (None: any event)."""
-    for s in chart.states:
+    for s in chart.nodes():
         for t in s.transitions:
             if t.guard is not None and t.guard.expr is not None:
                 yield t.event, t.guard.expr
@@ -515,7 +515,7 @@ def _opaque_guards(chart: Chart, out: Domains) -> None:
     user = {e.name for e in chart.events}
     anywhere: list[str] = []
     per_event: dict[str, list[str]] = {}
-    for s in chart.states:
+    for s in chart.nodes():
         for t in s.transitions:
             if t.guard is None or t.guard.expr is not None:
                 continue

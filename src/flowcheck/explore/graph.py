@@ -291,7 +291,7 @@ def alphabet(
     stepper = stepper or Stepper(chart)
     domains = domains or derive(chart)
     handled: dict[str, int] = {}
-    for s in chart.states:
+    for s in chart.nodes():
         for t in s.transitions:
             if t.event is not None:
                 handled[t.event] = handled.get(t.event, 0) | 1 << stepper.index[s.id]
@@ -315,7 +315,7 @@ def alphabet(
                 # Sent even when no transition takes it: XState then stops with an error.
                 letters.append(Letter(error, _with({"error": {"code": code}}, held), own,
                                       handled.get(error, 0) | own, "error"))
-    for s in chart.states:
+    for s in chart.nodes():
         seen: set[str] = set()
         for t in s.transitions:
             if t.delay and t.delay not in seen:

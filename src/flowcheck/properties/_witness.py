@@ -179,7 +179,7 @@ def step_counterexample(graph: Exploration, step: TracedStep) -> Counterexample:
 def internal_events(chart: Chart) -> set[str]:
     """Events a step can take from its internal queue: raised ones and done events."""
     out = {done_state(s.id) for s in chart.states if s.kind in ("compound", "parallel")}
-    for s in chart.states:
+    for s in chart.nodes():
         for a in (*s.entry, *s.exit, *(a for t in s.transitions for a in t.actions)):
             if isinstance(a, Raise):
                 out.add(a.event)

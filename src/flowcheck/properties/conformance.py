@@ -3,7 +3,10 @@
 The hypothesis campaign (flowcheck.explore.campaign) drives the flow's real
 python-statemachine class with generated event sequences and payloads and compares the
 configuration, the context and the telemetry with the Stepper after every event; a
-disagreement is reported here, shrunk to a minimal event list. Charts imported from
+disagreement is reported here, shrunk to a minimal event list. The campaign is also the
+adversary of exploration's environment: its values come from the types, and a step whose
+guard outcomes exploration never saw means the derived domains missed a case; that is a
+finding here, and then nothing else is reported proved. Charts imported from
 XState JSON have no Python class: the property is skipped for them.
 """
 
@@ -28,5 +31,8 @@ def status(subject: Subject) -> tuple[Status, str] | None:
         return "skipped", f"not checked: {why}"
     # A campaign samples runs: however many agree, that is a test, not a proof.
     status: Status = "tested"
+    checked = getattr(campaign, "adversary_skipped", None)
+    adversary = ("; every guard outcome they met was one exploration had seen" if checked is None
+                 else f"; guard outcomes not compared with exploration ({checked})")
     return status, (f"{campaign.examples} generated runs ({campaign.events} events, seed "
-                    f"{campaign.seed}) agreed step by step")
+                    f"{campaign.seed}) agreed step by step{adversary}")

@@ -86,7 +86,7 @@ def check(subject: Subject) -> list[Finding]:
     findings: list[Finding] = []
     inside: list[_Group] = []
     opaque: list[tuple[str, str | None]] = []
-    for s in subject.chart.states:
+    for s in subject.chart.nodes():
         groups: dict[str | None, list[Transition]] = {}
         for t in s.transitions:
             groups.setdefault(t.event, []).append(t)

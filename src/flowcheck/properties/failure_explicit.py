@@ -26,7 +26,7 @@ def check(subject: Subject) -> list[Finding]:
     graph = subject.graph
     findings: list[Finding] = []
     handlers: dict[str, set[str]] = {}
-    for s in chart.states:
+    for s in chart.nodes():
         for t in s.transitions:
             if t.event:
                 handlers.setdefault(t.event, set()).add(s.id)

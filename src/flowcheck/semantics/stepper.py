@@ -150,6 +150,8 @@ class Stepper:
             self.nodes[node.parent].children.append(node.index)
             if node.kind == "history":
                 self.nodes[node.parent].history_slots.append(node.index)
+        # State values are keyed by state keys (XState's), which are the ids unless told.
+        self.keys = [chart.id, *(st.name for st in chart.states)]
         root.initial = self.index[chart.initial]
         for s in chart.states:
             if s.initial:
@@ -166,7 +168,7 @@ class Stepper:
                 node.descendants_mask |= (1 << c) | self.nodes[c].descendants_mask
         self._guards: dict[str, Compiled] = {}
         self._assigns: dict[str, list[tuple[int, Compiled]]] = {}
-        for s in chart.states:
+        for s in chart.nodes():  # the root node's own transitions included
             node = self.nodes[self.index[s.id]]
             for t in s.transitions:
                 tr = self._compile_transition(t)
@@ -480,13 +482,13 @@ class Stepper:
             if config >> c & 1 and self.nodes[c].kind != "history"
         ]
         if node.kind == "parallel":
-            return {self.nodes[c].id: self._value_of(c, config) for c in active}
+            return {self.keys[c]: self._value_of(c, config) for c in active}
         if not active:
             return {}
         child = self.nodes[active[0]]
         if child.kind in ("compound", "parallel"):
-            return {child.id: self._value_of(child.index, config)}
-        return child.id
+            return {self.keys[child.index]: self._value_of(child.index, config)}
+        return self.keys[child.index]
 
     # -- selection -------------------------------------------------------------------------
 
