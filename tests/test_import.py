@@ -74,19 +74,29 @@ def test_without_a_manifest_guards_and_actions_are_opaque_and_reported(
 
 
 def test_sibling_child_and_id_targets_resolve(tmp_path: Path) -> None:
-    config = _small(DEEP="review.summary", BY_ID="#tags")
+    config = _small(DEEP="review.summary", BY_ID="#tags", BY_PATH="#m.review.summary")
+    config["states"]["review"]["states"]["tags"]["id"] = "tags"
     config["states"]["review"]["on"] = {"SKIP": ".summary"}
     chart, _ = import_config(_write(tmp_path, config))
     targets = {t.event: t.targets for t in chart.transitions()}
     assert targets == {
-        "NEXT": ("review",), "DEEP": ("summary",), "BY_ID": ("tags",), "SKIP": ("summary",),
+        "NEXT": ("m.review",), "DEEP": ("m.review.summary",), "BY_ID": ("tags",),
+        "BY_PATH": ("m.review.summary",), "SKIP": ("m.review.summary",),
     }
 
 
-def test_a_machine_without_explicit_ids_uses_state_keys(tmp_path: Path) -> None:
+def test_a_machine_without_explicit_ids_uses_xstate_path_ids_and_keys(tmp_path: Path) -> None:
     chart, _ = import_config(_write(tmp_path, _small()))
-    assert [s.id for s in chart.states] == ["basics", "review", "tags", "summary"]
-    assert chart.state("review").initial == "tags"
+    assert [s.id for s in chart.states] == ["m.basics", "m.review", "m.review.tags",
+                                            "m.review.summary"]
+    assert [s.name for s in chart.states] == ["basics", "review", "tags", "summary"]
+    assert chart.state("m.review").initial == "m.review.tags"
+
+
+def test_a_key_that_is_not_an_id_is_no_hash_target_as_in_xstate(tmp_path: Path) -> None:
+    file = _write(tmp_path, _small(BY_KEY="#summary"))
+    with pytest.raises(ImportFormatError, match="no state has id 'summary'"):
+        import_config(file)
 
 
 def test_a_hand_written_machine_with_every_construct_is_read(tmp_path: Path) -> None:
@@ -96,7 +106,8 @@ def test_a_hand_written_machine_with_every_construct_is_read(tmp_path: Path) -> 
     assert chart.state("deep").history == "deep"
     assert chart.state("workDone").kind == "final"
     events = {t.event for t in chart.transitions()}
-    assert {None, "xstate.done.state.work", "xstate.after.TICK.waiting",
+    # XState's own event names: state ids are explicit ids or paths from the machine id
+    assert {None, "xstate.done.state.work", "xstate.after.TICK.semantics.waiting",
             "xstate.done.actor.load", "xstate.error.actor.load"} <= events
 
 
@@ -140,11 +151,19 @@ def test_a_machine_output_that_reads_no_context_field_is_refused(tmp_path: Path)
         import_config(file)
 
 
-def test_duplicate_state_keys_need_explicit_ids(tmp_path: Path) -> None:
+def test_the_same_key_under_two_parents_is_two_states(tmp_path: Path) -> None:
     config = _small()
     config["states"]["basics"]["states"] = {"tags": {}}
     config["states"]["basics"]["initial"] = "tags"
-    with pytest.raises(ImportFormatError, match=r"states\.review\.states\.tags: .*explicit"):
+    chart, _ = import_config(_write(tmp_path, config))
+    assert {"m.basics.tags", "m.review.tags"} <= {s.id for s in chart.states}
+
+
+def test_two_states_with_the_same_explicit_id_are_refused(tmp_path: Path) -> None:
+    config = _small()
+    config["states"]["basics"]["id"] = "twin"
+    config["states"]["review"]["id"] = "twin"
+    with pytest.raises(ImportFormatError, match=r"states\.review: .*unique"):
         import_config(_write(tmp_path, config))
 
 
@@ -172,7 +191,7 @@ def test_nothing_in_the_file_is_evaluated(tmp_path: Path) -> None:
     config["states"]["basics"]["entry"] = ["__import__('os').system('false')"]
     chart, report = import_config(_write(tmp_path, config))
     assert report.opaque_actions == ["__import__('os').system('false')"]
-    assert isinstance(chart.state("basics").entry[0], Custom)
+    assert isinstance(chart.state("m.basics").entry[0], Custom)
 
 
 def test_import_command_summarises_and_reports_opaque_names(

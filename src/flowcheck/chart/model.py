@@ -38,6 +38,15 @@ class Guard(_Frozen):
     name: str
     expr: Expr | None = None
     negated: bool = False
+    params: str | None = None
+    """The guard's XState ``params`` as canonical JSON text (kept and exported unchanged)."""
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_params(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and self.params is None:
+            data.pop("params", None)
+        return data
 
 
 class Assign(_Frozen):

@@ -49,14 +49,16 @@ from flowcheck.chart.model import (
 )
 from flowcheck.errors import ImportFormatError
 
-_IGNORED = frozenset({"meta", "version"})
+_IGNORED = frozenset({"meta", "version", "types", "schemas"})
+"""Keys XState reads for tooling and typing only: they change nothing at run time."""
 MAX_DEPTH = 50
 """Deepest state nesting read: far beyond any flow, well within Python's recursion limit."""
 MAX_NESTING = 200
 """Deepest JSON nesting read (values in context, params, inputs included)."""
-_ROOT_KEYS = frozenset(
-    {"id", "description", "initial", "context", "entry", "output", "states", "type"}
-)
+_ROOT_KEYS = frozenset({
+    "id", "description", "initial", "context", "entry", "output", "states", "type", "on",
+    "after", "always", "invoke", "tags",
+})
 _STATE_KEYS = frozenset({
     "id", "type", "history", "target", "description", "tags", "initial", "entry", "exit",
     "invoke", "on", "after", "always", "onDone", "output", "states",
@@ -158,7 +160,8 @@ def _load_json(path: Path) -> Any:
 
 @dataclass
 class _Node:
-    """A state as found in the file, before targets are resolved."""
+    """A state as found in the file, before targets are resolved. Its ``id`` is XState's:
+    the explicit ``id``, else the machine id and the keys from the root joined by dots."""
 
     key: str
     id: str
@@ -166,6 +169,7 @@ class _Node:
     data: dict[str, Any]
     parent: _Node | None
     children: list[_Node] = field(default_factory=list)
+    keys: tuple[str, ...] = ()
 
 
 class _Reader:
@@ -174,6 +178,8 @@ class _Reader:
         self.manifest = manifest
         self.report = report
         self.by_id: dict[str, _Node] = {}
+        self.machine_id = ""
+        self.root: _Node | None = None
         self.guards: Mapping[str, Any] = _section(manifest, "guards")
         self.actions: Mapping[str, Any] = _section(manifest, "actions")
         self.counter = 0
@@ -198,11 +204,15 @@ class _Reader:
         states = data.get("states")
         if not isinstance(states, dict) or not states:
             raise self.fail("states", "a machine needs a non-empty \"states\" object")
+        self.machine_id = machine_id
         tops = [self._node(k, v, f"states.{k}", None) for k, v in states.items()]
+        self.root = _Node(key="", id=machine_id, path="", data=data, parent=None,
+                          children=tops)
         initial = self._initial(data, tops, "", "the machine")
         chart_states: list[State] = []
         for top in tops:
             self._states(top, chart_states)
+        root = self._root_node(self.root, tops)
         context = self._context(data.get("context", {}))
         entry = self._actions(data.get("entry"), "entry")
         output = self._machine_output(data.get("output"), context)
@@ -221,7 +231,22 @@ class _Reader:
             entry=entry,
             output=output,
             source=self.label,
+            root=root,
         )
+
+    def _root_node(self, node: _Node, tops: list[_Node]) -> State | None:
+        """The machine root's own transitions and invokes (XState allows them there)."""
+        invokes = self._invokes(node)
+        transitions = self._transitions(node, "compound", invokes)
+        tags = node.data.get("tags", [])
+        if isinstance(tags, str):
+            tags = [tags]
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise self.fail("tags", "must be a string or a list of strings")
+        if not transitions and not invokes and not tags:
+            return None
+        return State(id=node.id, kind="compound", children=tuple(c.id for c in tops),
+                     transitions=tuple(transitions), invokes=tuple(invokes), tags=tuple(tags))
 
     def _check_fields(
         self, context: tuple[DataField, ...], states: list[State], entry: tuple[Action, ...],
@@ -298,9 +323,6 @@ class _Reader:
             if key == "internal":
                 raise self.fail(at, "XState v4 'internal' is gone in v5: use 'reenter: true' "
                                 "for an external self-transition, or drop it")
-            if key == "on" and not where:
-                raise self.fail(at, "transitions on the machine root are not supported: move "
-                                "them into a top-level compound state that wraps the others")
             if key == "exit" and not where:
                 raise self.fail(at, "root exit actions are not supported: put them on the "
                                 "final states instead")
@@ -315,17 +337,18 @@ class _Reader:
             raise self.fail(where, f"states nested more than {MAX_DEPTH} deep; flatten the "
                             "machine (flows are a few levels deep)")
         self._keys(data, _STATE_KEYS, where, "a state")
-        state_id = data.get("id", key)
+        keys = (*(parent.keys if parent else ()), key)
+        state_id = data.get("id", ".".join((self.machine_id, *keys)))
         if not isinstance(state_id, str) or not state_id or "#" in state_id:
             raise self.fail(f"{where}.id", "a state id must be a non-empty string without '#'")
-        if state_id in self.by_id:
-            other = self.by_id[state_id].path
+        if state_id in self.by_id or state_id == self.machine_id:
+            other = self.by_id[state_id].path if state_id in self.by_id else "the machine root"
             raise self.fail(
                 where,
-                f"state id {state_id!r} is also used at {other}; give one of them an explicit, "
-                "unique \"id\" (flowcheck needs ids unique across the machine)",
+                f"state id {state_id!r} is also used at {other}; XState needs state ids unique "
+                "across the machine: change one of the explicit \"id\"s",
             )
-        node = _Node(key=key, id=state_id, path=where, data=data, parent=parent)
+        node = _Node(key=key, id=state_id, path=where, data=data, parent=parent, keys=keys)
         self.by_id[state_id] = node
         children = data.get("states", {})
         if not isinstance(children, dict):
@@ -420,6 +443,7 @@ class _Reader:
             history=history,
             description=description,
             output=output,
+            key=node.key if node.key != node.id else "",
         ))
         for child in node.children:
             self._states(child, out)
@@ -564,8 +588,11 @@ class _Reader:
     def _resolve(self, target: str, node: _Node, where: str) -> str:
         """A target string to a state id: ``#id``, ``.child.path`` or ``sibling.path``."""
         if target.startswith("#"):
+            # XState resolves the head id (the machine's own included), then walks the keys.
             head, _, rest = target[1:].partition(".")
-            base = self.by_id.get(head)
+            base = self.root if head == self.machine_id else self.by_id.get(head)
+            if base is None and target[1:] in self.by_id:
+                base, rest = self.by_id[target[1:]], ""
             if base is None:
                 raise self.fail(where, f"target {target!r}: no state has id {head!r}; use "
                                 "'#<id>' of an existing state")
@@ -574,10 +601,13 @@ class _Reader:
             found = self._walk(node, target[1:].split("."))
         else:
             parts = target.split(".")
-            siblings = node.parent.children if node.parent else self._tops(node)
+            if node is self.root:
+                siblings = node.children
+            else:
+                siblings = node.parent.children if node.parent else self._tops(node)
             first = next((s for s in siblings if s.key == parts[0]), None)
             found = self._walk(first, parts[1:]) if first is not None else None
-        if found is None:
+        if found is None or found is self.root:
             raise self.fail(
                 where,
                 f"target {target!r} does not resolve to a state from {node.id!r}; use a sibling "
@@ -588,7 +618,8 @@ class _Reader:
     def _tops(self, node: _Node) -> list[_Node]:
         while node.parent is not None:
             node = node.parent
-        return [n for n in self.by_id.values() if n.parent is None]
+        return self.root.children if self.root is not None else [
+            n for n in self.by_id.values() if n.parent is None]
 
     def _walk(self, node: _Node | None, keys: list[str]) -> _Node | None:
         for key in keys:
@@ -607,10 +638,17 @@ class _Reader:
             if extra:
                 raise self.fail(f"{where}.{sorted(extra)[0]}", "a guard object has only "
                                 "\"type\" and \"params\"")
-            if raw.get("params"):
-                raise self.fail(f"{where}.params", "guard params are not supported: declare "
-                                "one named guard per case")
+            params = raw.get("params")
             raw = raw.get("type")
+            if params is not None:
+                if not isinstance(raw, str) or not raw:
+                    raise self.fail(where, "a guard must be a name or {\"type\": name}")
+                # A guard with params is opaque whatever the manifest says: the params are
+                # kept and exported unchanged, the implementation decides what they mean.
+                if raw not in self.report.opaque_guards:
+                    self.report.opaque_guards.append(raw)
+                return Guard(name=raw, expr=None,
+                             params=json.dumps(params, sort_keys=True, separators=(",", ":")))
         if not isinstance(raw, str) or not raw:
             raise self.fail(where, "a guard must be a name or {\"type\": name}")
         self._listed("guard", raw, self.guards, "guards", where)
@@ -660,7 +698,7 @@ class _Reader:
             item = item.get("type")
         if not isinstance(item, str) or not item:
             raise self.fail(where, "an action must be a name or {\"type\": name, \"params\"}")
-        if item == "track":
+        if item == "track" and _is_track(params):
             return self._track(params, where)
         self._listed("action", item, self.actions, "actions", where)
         known = self.actions.get(item)
@@ -760,6 +798,9 @@ class _Reader:
             ) from exc
 
     def _infer(self, value: Any, where: str) -> FieldType:
+        """The field type of a context default. Context is any JSON value in XState: what is
+        not a string, number, boolean or list of strings is read as an object (lists of
+        objects, mixed lists) or as null."""
         if value is None or isinstance(value, str):
             return "string"
         if isinstance(value, bool):
@@ -768,10 +809,9 @@ class _Reader:
             return "integer"
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return "string[]"
-        if isinstance(value, dict):
-            return "object"
-        raise self.fail(where, "context fields are strings, integers, booleans, lists of "
-                        "strings, objects or null")
+        if isinstance(value, list):
+            return "object[]"
+        return "object"
 
     def _events(self, states: list[State]) -> tuple[EventSpec, ...]:
         used: list[str] = []
@@ -792,6 +832,15 @@ class _Reader:
         ordered = [declared.pop(n) for n in list(declared) if n in used]
         ordered += [EventSpec(name=n) for n in used if n not in {e.name for e in ordered}]
         return tuple(ordered)
+
+
+def _is_track(params: dict[str, Any]) -> bool:
+    """Whether ``track`` params have flowcheck's shape; any other shape is the machine's own
+    action named track, kept opaque with its params."""
+    return (isinstance(params.get("event"), str) and set(params) <= {"event", "properties",
+                                                                      "include"}
+            and isinstance(params.get("properties", {}), dict)
+            and isinstance(params.get("include", []), list))
 
 
 def _one_line(exc: Exception) -> str:
