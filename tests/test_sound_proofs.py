@@ -330,8 +330,8 @@ def test_a_guard_without_a_body_in_the_initial_step_is_explored_both_ways() -> N
     })
     graph = explore(chart)
     seen = {s for node in range(graph.configurations) for s in graph.active(node)}
-    assert {"fast", "slow"} <= seen
-    node = next(n for n in range(graph.configurations) if "fast" in graph.active(n))
+    assert {"decide.fast", "decide.slow"} <= seen
+    node = next(n for n in range(graph.configurations) if "decide.fast" in graph.active(n))
     cx = graph.counterexample(node)
     assert cx.input == {"$guards": {"isReturning": True}}
     assert replay(Stepper(chart), list(cx.events), cx.input) == cx

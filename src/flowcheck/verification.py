@@ -105,6 +105,7 @@ def verify_chart(
     progress: Progress | None = None,
     limits: Limits | None = None,
     environment: Environment | None = None,
+    profile: str | None = None,
 ) -> MachineReport:
     """Explore ``chart``, run the campaign on ``machine_class`` (when given) and check every
     property. On KeyboardInterrupt during exploration the report is marked interrupted and
@@ -134,7 +135,8 @@ def verify_chart(
         campaign = run_campaign(chart, machine_class, examples=examples, seed=seed,
                                 stepper=stepper, graph=graph)
     subject = Subject(chart=chart, settings=settings, source=source,
-                      machine_class=machine_class, graph=graph, campaign=campaign)
+                      machine_class=machine_class, graph=graph, campaign=campaign,
+                      profile=profile or default_profile(settings, machine_class))
     subject.extra["assumptions"] = environment_assumptions(chart, environment, domains)
     if machine_class is not None and graph is not None and not interrupted:
         subject.extra["cover"] = run_cover(chart, machine_class, graph)
@@ -165,6 +167,19 @@ def verify_chart(
     }
     return MachineReport(chart.name, chart, source, results, stats, graph, campaign,
                          interrupted, notes)
+
+
+PROFILE_NAMES = ("generic", "mirai")
+
+
+def default_profile(settings: Settings | None, machine_class: type[Any] | None) -> str:
+    """The project's flows are checked with the ``mirai`` rules, machines imported from
+    XState JSON with the ``generic`` ones, unless ``[tool.flowcheck]`` says otherwise
+    (``profile``, ``import-profile``)."""
+    raw = settings.raw if settings is not None else {}
+    if machine_class is not None:
+        return str(raw.get("profile", "mirai"))
+    return str(raw.get("import-profile", "generic"))
 
 
 def environment_assumptions(

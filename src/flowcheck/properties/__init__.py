@@ -3,6 +3,9 @@
 A property module has ``ID``, ``TITLE`` and ``check(subject) -> list[Finding]`` (see
 :mod:`flowcheck.properties.base`). Optional module attributes refine its status:
 
+- ``PROFILES = ("mirai",)``: the rule profiles the property belongs to (default: all);
+- ``describe(subject) -> str``: what a proof of it says for this subject, when that
+  differs from ``TITLE`` (a generic-profile check asks less);
 - ``STATIC = True``: the check reads the chart only, so passing is a proof even when
   exploration was bounded;
 - ``status(subject) -> Status | None``: decides the status of a passing check itself
@@ -45,6 +48,11 @@ ORDER = (
     "contract",
     "conformance",
 )
+
+PROFILES = ("generic", "mirai")
+"""Rule profiles. A property module lists the ones it belongs to in ``PROFILES`` (every
+profile when it does not): the generic statechart properties hold for any machine, the
+``mirai`` profile adds the platform's own rules."""
 
 LIMIT_NAMES = {
     "configurations": "configuration limit (max-configurations)",
@@ -109,6 +117,13 @@ def check_all(subject: Subject, only: list[str] | None = None) -> list[PropertyR
         pid: str = module.ID
         if only is not None and pid not in only:
             continue
+        profiles: tuple[str, ...] = getattr(module, "PROFILES", PROFILES)
+        if subject.profile not in profiles:
+            results.append(PropertyResult(
+                pid, getattr(module, "TITLE", pid), "skipped",
+                f"not checked: a rule of the {', '.join(profiles)} profile (this machine is "
+                f"verified with the {subject.profile} profile; --profile mirai checks it)"))
+            continue
         findings = list(module.check(subject))
         findings += [f for f in from_campaign if f.property == pid]
         results.append(_result(module, subject, findings))
@@ -132,8 +147,10 @@ def _result(module: ModuleType, subject: Subject, findings: list[Finding]) -> Pr
         kept = assumptions if decided[0] == "proved" else []
         return PropertyResult(pid, title, decided[0], decided[1], [], kept)
     graph = subject.graph
+    describe: Any = getattr(module, "describe", None)
+    proved = str(describe(subject)) if callable(describe) else title
     if getattr(module, "STATIC", False) or (graph is not None and graph.complete):
-        return PropertyResult(pid, title, "proved", title, [], assumptions)
+        return PropertyResult(pid, title, "proved", proved, [], assumptions)
     if graph is None:
         why = "not explored: the chart is not well-formed"
         return PropertyResult(pid, title, "skipped", why, [])

@@ -77,6 +77,14 @@ class Finding:
     counterexample: Counterexample | None = None
     file: str | None = None
     line: int | None = None
+    construct: str | None = None
+    """What ``file:line`` points at (``transition RETRY from network_error``, ``guard
+    paymentMethodChosen``); set with the location by :mod:`flowcheck.locations`."""
+    guard: str | None = None
+    """The guard at fault, when the property knows it (a guard that never holds, the guard
+    that blocks a retry): reports then point at the line defining it."""
+    action: str | None = None
+    """The action at fault, when the property knows it."""
 
 
 @dataclass
@@ -95,3 +103,7 @@ class Subject:
     graph: Any = None
     campaign: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    profile: str = "mirai"
+    """The rules checked: ``generic`` statechart properties for any machine, or ``mirai``,
+    which adds the platform's rules (failure tags with retry, telemetry, semantic events,
+    taxonomy, proto contract)."""

@@ -1,7 +1,8 @@
 """completable: from every reachable configuration, success can still be reached (AG EF success).
 
 Backward reachability over the explored graph from the snapshots with a state tagged
-``success`` active. Every reachable snapshot that is not done and cannot reach one is a
+``success`` active (a machine with no success tag, from outside, checked with the generic
+profile: from the snapshots where it is done). Every reachable snapshot that is not done and cannot reach one is a
 trap. On a bounded run, unexpanded snapshots count as possibly reaching success, so a
 finding is still a real trap.
 
@@ -31,7 +32,11 @@ def can_succeed(graph: Exploration) -> set[int]:
     stepper = graph.stepper
     mask = tagged_mask(graph, SUCCESS)
     unexpanded = list(range(graph.expanded, graph.configurations))
-    seeds = [i for i, s in enumerate(graph.snapshots) if s.configuration & mask]
+    if graph.chart.tagged(SUCCESS):
+        seeds = [i for i, s in enumerate(graph.snapshots) if s.configuration & mask]
+    else:
+        # Without a success tag (a machine from outside), the goal is to finish.
+        seeds = [i for i, s in enumerate(graph.snapshots) if stepper.is_done(s)]
     closure = graph.backward_closure(seeds + unexpanded)
     leaving = graph.state_mask(*(
         s.id for s in graph.chart.states if ABANDONED in s.tags and s.kind != "final"))
@@ -47,9 +52,10 @@ def check(subject: Subject) -> list[Finding]:
     graph = subject.graph
     if graph is None:
         return []
-    if not subject.chart.tagged(SUCCESS):
+    if not subject.chart.tagged(SUCCESS) and subject.profile == "mirai":
         return [Finding(ID, "no state is tagged success: mark the state where the flow "
-                            "achieves its goal with flowcheck.declare.success()")]
+                            "achieves its goal with flowcheck.declare.success() (or the tag "
+                            "'success' in XState)")]
     good = can_succeed(graph)
     stepper = graph.stepper
     findings: list[Finding] = []
@@ -63,8 +69,15 @@ def check(subject: Subject) -> list[Finding]:
         atomic = [a for a in active if not graph.chart.state(a).children]
         findings.append(Finding(
             ID,
-            f"from {config_label(active)} no event sequence reaches success",
+            f"from {config_label(active)} no event sequence reaches "
+            f"{'success' if subject.chart.tagged(SUCCESS) else 'a final state'}",
             state=atomic[-1] if atomic else None,
             counterexample=graph.counterexample(node),
         ))
     return findings
+
+
+def describe(subject: Subject) -> str:
+    if subject.chart.tagged(SUCCESS):
+        return TITLE
+    return "from every reachable configuration the machine can still finish (a final state)"

@@ -22,6 +22,7 @@ from flowcheck.properties.base import Finding, Subject
 from flowcheck.taxonomy import Taxonomy, Violation, load_taxonomy
 
 ID = "context-taxonomy"
+PROFILES = ("mirai",)  # a rule of the platform, not of statecharts in general
 TITLE = "context fields are flow data only: no UI flags, no server-cached data"
 # A check of the declaration: passing is a proof whatever exploration reached.
 STATIC = True

@@ -40,8 +40,6 @@ This is a check of the declaration, so it needs no exploration.
 
 from __future__ import annotations
 
-import ast
-import inspect
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -60,10 +58,12 @@ from flowcheck.chart.model import (
 )
 from flowcheck.contracts.proto import Contracts, Message, Method, ProtoField, load_contracts
 from flowcheck.errors import FlowcheckError
+from flowcheck.locations import defined_in, object_line, shown, source_map
 from flowcheck.project import Settings, find_settings, load_machine, machine_files
 from flowcheck.properties.base import Finding, Subject
 
 ID = "contract"
+PROFILES = ("mirai",)  # a rule of the platform, not of statecharts in general
 TITLE = (
     "every invoke is a proto RPC used as declared (request, response, codes) or a child flow "
     "used as declared (input, output, events sent to the parent)"
@@ -220,7 +220,6 @@ class _Checker:
         self.findings: list[Finding] = []
         self.context = {f.name: f for f in chart.context}
         self._contracts: Contracts | None = None
-        self._text: list[str] | None = None
 
     # -- locations ----------------------------------------------------------------------
 
@@ -231,34 +230,14 @@ class _Checker:
         return self._contracts
 
     def _shown(self, path: Path) -> str:
-        try:
-            return path.resolve().relative_to(self.settings.root.resolve()).as_posix()
-        except ValueError:
-            return path.as_posix()
+        return shown(path, self.settings.root)
 
     def machine_file(self) -> str | None:
         return self._shown(self.source) if self.source is not None else None
 
     def invoke_line(self, invoke: Invoke) -> int | None:
         """The line where the invoke id is written (not its on_done/on_error uses)."""
-        lines = self._lines()
-        quoted = (f'"{invoke.id}"', f"'{invoke.id}'")
-        fallback = None
-        for number, line in enumerate(lines, start=1):
-            if any(q in line for q in quoted):
-                if not any(k in line for k in ("on_done(", "on_error(", "_actor(")):
-                    return number
-                fallback = fallback or number
-        return fallback
-
-    def _lines(self) -> list[str]:
-        if self._text is None:
-            try:
-                text = self.source.read_text(encoding="utf-8") if self.source else ""
-            except OSError:
-                text = ""
-            self._text = text.splitlines()
-        return self._text
+        return source_map(self.source).invokes.get(invoke.id) if self.source else None
 
     def proto_file(self, shown: str) -> str:
         """A contracts path (relative to the proto root's parent) relative to the project."""
@@ -732,14 +711,14 @@ def _child(path: Path) -> _Child:
     if found is None:
         machine = load_machine(path)
         cls = machine.cls
-        class_line = _line_of(cls)
+        class_line = object_line(cls)
         found = _CHILDREN[key] = _Child(
             path=path,
             chart=machine.chart,
             class_name=cls.__name__,
             class_line=class_line,
-            output_line=_attribute_line(path, class_line, "output") or class_line,
-            context_line=_line_of(cls.Context) if _same_file(cls.Context, path) else class_line,
+            output_line=source_map(path).attribute_line(class_line, "output") or class_line,
+            context_line=object_line(cls.Context) if defined_in(cls.Context, path) else class_line,
             sends=_sends(machine.chart, path, class_line),
         )
     return found
@@ -754,52 +733,8 @@ def _sends(chart: Chart, path: Path, fallback: int) -> tuple[tuple[str, int], ..
         for t in s.transitions:
             actions.extend(t.actions)
     events = list(dict.fromkeys(a.event for a in actions if isinstance(a, SendParent)))
-    calls: dict[str, int] = {}
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError):
-        tree = None
-    for node in ast.walk(tree) if tree is not None else ():
-        if (
-            isinstance(node, ast.Call)
-            and getattr(node.func, "id", getattr(node.func, "attr", None)) == "send_parent"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-            and isinstance(node.args[0].value, str)
-        ):
-            line = calls.get(node.args[0].value, node.lineno)
-            calls[node.args[0].value] = min(line, node.lineno)
+    calls = source_map(path).sends
     return tuple((event, calls.get(event, fallback)) for event in events)
-
-
-def _line_of(obj: Any) -> int:
-    try:
-        return inspect.getsourcelines(obj)[1]
-    except (OSError, TypeError):
-        return 1
-
-
-def _same_file(obj: Any, path: Path) -> bool:
-    try:
-        source = inspect.getsourcefile(obj)
-    except TypeError:
-        return False
-    return source is not None and Path(source).resolve() == path.resolve()
-
-
-def _attribute_line(path: Path, class_line: int, name: str) -> int | None:
-    """The line where the class body starting at ``class_line`` assigns ``name``."""
-    pattern = re.compile(rf"^\s+{re.escape(name)}\s*(:[^=]*)?=")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return None
-    for number, line in enumerate(lines[class_line:], start=class_line + 1):
-        if line and not line[0].isspace() and not line.startswith("#"):
-            return None  # the class body ended
-        if pattern.match(line):
-            return number
-    return None
 
 
 @dataclass(frozen=True)

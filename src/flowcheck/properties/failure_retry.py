@@ -26,6 +26,7 @@ from flowcheck.properties.base import Finding, Subject
 from flowcheck.properties.completable import can_succeed
 
 ID = "failure-retry"
+PROFILES = ("mirai",)  # a rule of the platform, not of statecharts in general
 TITLE = ("every failure state has a retry transition that leads back to a configuration from "
          "which success is reachable")
 

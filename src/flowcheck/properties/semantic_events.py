@@ -10,6 +10,7 @@ from flowcheck.properties._witness import SCREAMING_SNAKE, is_user_event, path_t
 from flowcheck.properties.base import Finding, Subject
 
 ID = "semantic-events"
+PROFILES = ("mirai",)  # a rule of the platform, not of statecharts in general
 TITLE = "event names are SCREAMING_SNAKE_CASE domain events, no SET_IS_*, TOGGLE_* or *_FLAG"
 STATIC = True
 

@@ -15,6 +15,7 @@ from flowcheck.properties._witness import SCREAMING_SNAKE, path_to_state, path_t
 from flowcheck.properties.base import Finding, Subject
 
 ID = "telemetry"
+PROFILES = ("mirai",)  # a rule of the platform, not of statecharts in general
 TITLE = ("every state tracks its entry and exit; FLOW_STARTED, FLOW_COMPLETED, FLOW_FAILED "
          "and FLOW_ABANDONED exist; names are SCREAMING_SNAKE_CASE")
 STATIC = True
