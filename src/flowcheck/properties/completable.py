@@ -2,9 +2,9 @@
 
 Backward reachability over the explored graph from the snapshots with a state tagged
 ``success`` active (a machine with no success tag, from outside, checked with the generic
-profile: from the snapshots where it is done). Every reachable snapshot that is not done and cannot reach one is a
-trap. On a bounded run, unexpanded snapshots count as possibly reaching success, so a
-finding is still a real trap.
+profile: from the snapshots where it is done). Every reachable snapshot that is not done
+and cannot reach one is a trap. On a bounded run, unexpanded snapshots count as possibly
+reaching success, so a finding is still a real trap.
 
 One exception, declared by the flow: a non-final state tagged ``abandoned`` means the
 user has left and the flow is winding down (``cancelling`` while a cancel RPC runs).
