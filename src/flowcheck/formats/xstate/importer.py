@@ -105,11 +105,15 @@ def import_config(
         data = _load_json(path)
         stem = name or (path.name[: -len(".json")] if path.name.endswith(".json") else path.stem)
         beside = path.with_name(f"{stem}.manifest.json")
+        sharpen = path.with_name(f"{stem}.flowcheck.json")
         if manifest is None and beside.is_file():
             manifest = _load_json(beside)
             if not isinstance(manifest, dict):
                 raise ImportFormatError(f"{beside}: a manifest must be a JSON object")
             report_manifest: str | None = str(beside)
+        elif manifest is None and sharpen.is_file():
+            manifest = _side_file(sharpen)
+            report_manifest = str(sharpen)
         else:
             report_manifest = None
     if not isinstance(source, str | PathLike):
@@ -227,12 +231,23 @@ class _Reader:
             initial=initial,
             states=tuple(chart_states),
             context=context,
-            events=self._events(chart_states),
+            events=self._events([*([root] if root else []), *chart_states]),
             entry=entry,
             output=output,
             source=self.label,
             root=root,
+            input=self._input(),
         )
+
+    def _input(self) -> tuple[DataField, ...] | None:
+        """The flow's declared input, from the manifest (XState configs cannot say it)."""
+        raw = self.manifest.get("input")
+        if raw is None:
+            return None
+        if not isinstance(raw, list):
+            raise ImportFormatError(f"{self.manifest_label}: input must be a list of field "
+                                    "descriptions (or null)")
+        return tuple(self._field(f, "input") for f in raw)
 
     def _root_node(self, node: _Node, tops: list[_Node]) -> State | None:
         """The machine root's own transitions and invokes (XState allows them there)."""
@@ -666,8 +681,9 @@ class _Reader:
         self, what: str, name: str, known: Mapping[str, Any], section: str, where: str
     ) -> None:
         """With a manifest, every guard and action name must be one it declares: a name it
-        lacks is a typo or a stale manifest, not an opaque implementation."""
-        if section not in self.manifest or name in known:
+        lacks is a typo or a stale manifest, not an opaque implementation. A side file
+        (``<machine>.flowcheck.json``) gives bodies to some names only."""
+        if section not in self.manifest or name in known or self.manifest.get(_PARTIAL):
             return
         manifest = self.manifest_label
         names = ", ".join(sorted(known)[:8]) or "none"
@@ -832,6 +848,29 @@ class _Reader:
         ordered = [declared.pop(n) for n in list(declared) if n in used]
         ordered += [EventSpec(name=n) for n in used if n not in {e.name for e in ordered}]
         return tuple(ordered)
+
+
+_PARTIAL = "$partial"
+
+
+def _side_file(path: Path) -> dict[str, Any]:
+    """``<machine>.flowcheck.json``: declarative bodies for some of a machine's guards (and
+    assigns), to sharpen what flowcheck can prove about a machine written elsewhere::
+
+        {"guards": {"isAdult": {"expr": {"op": "ge", "args": [{"ref": "context.age"},
+                                                              {"lit": 18}]}}}}
+
+    Names it does not give stay opaque (explored both ways)."""
+    data = _load_json(path)
+    if not isinstance(data, dict) or set(data) - {"guards", "actions", "context", "events"}:
+        raise ImportFormatError(
+            f"{path}: a side file is a JSON object with \"guards\" (name -> {{\"expr\": "
+            "...}}) and optionally \"actions\", \"context\", \"events\" as in a manifest")
+    guards = data.get("guards", {})
+    if not isinstance(guards, dict) or not all(
+            isinstance(g, dict) and "expr" in g for g in guards.values()):
+        raise ImportFormatError(f"{path}: guards: each guard is {{\"expr\": expression}}")
+    return {**data, _PARTIAL: True}
 
 
 def _is_track(params: dict[str, Any]) -> bool:
