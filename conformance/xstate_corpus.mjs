@@ -5,7 +5,8 @@
 // can be compared with what XState itself does.
 //
 // Usage:
-//   node xstate_corpus.mjs [--seed N] [--walks W] [--steps S] FILE.json...
+//   node xstate_corpus.mjs [--seed N] [--walks W] [--steps S] [--guards evaluation|step]
+//                          FILE.json...
 //
 // Result (stdout, one JSON document):
 //   {"seed": N, "walks": W, "steps": S,
@@ -27,7 +28,12 @@
 //   - a guard returns an outcome drawn from the walk's seeded generator; each
 //     evaluation is recorded, so the walk can be replayed with the same outcomes.
 //     After GUARD_BUDGET evaluations in one step every guard is false, so that an
-//     eventless transition whose guard keeps holding cannot loop forever;
+//     eventless transition whose guard keeps holding cannot loop forever. With
+//     "--guards evaluation" (the default) every evaluation draws anew; with
+//     "--guards step" a guard (the same name and params) keeps its first outcome for
+//     the rest of the step, as a model that explores each guard one way per step does
+//     (a targetless eventless transition whose guard holds then loops, and XState
+//     throws once it passes its iteration bound: the walk ends with that error);
 //   - an action does nothing (the pure API returns actions, it does not run them);
 //   - an actor is fromPromise that never settles: invoke outcomes are fed to the
 //     machine as events, "xstate.done.actor.<id>" (with "output": null) and
@@ -145,10 +151,18 @@ function referencedNames(config) {
 // --------------------------------------------------------------- the machine
 
 // The guard oracle of the current step: a generator and the evaluations so far.
-function makeOracle() {
+function makeOracle(mode = 'evaluation') {
   const oracle = { rng: () => 0, log: [] };
   oracle.decide = (name, params) => {
-    const result = oracle.log.length < GUARD_BUDGET && oracle.rng() < 0.5;
+    let result;
+    const earlier =
+      mode === 'step'
+        ? oracle.log.find(
+            (e) => e.guard === name && JSON.stringify(e.params) === JSON.stringify(params)
+          )
+        : undefined;
+    if (earlier) result = earlier.result;
+    else result = oracle.log.length < GUARD_BUDGET && oracle.rng() < 0.5;
     const entry = { guard: name, result };
     if (params !== undefined) entry.params = params;
     oracle.log.push(entry);
@@ -313,7 +327,7 @@ function runFile(file, opts) {
   }
   const names = referencedNames(config);
   out.implementations = names;
-  const oracle = makeOracle();
+  const oracle = makeOracle(opts.guards);
   oracle.rng = mulberry32(0);
   try {
     // The config exactly as written: does XState accept it?
@@ -337,10 +351,15 @@ function runFile(file, opts) {
 }
 
 function parseArgs(argv) {
-  const opts = { seed: 1, walks: 20, steps: 30, files: [] };
+  const opts = { seed: 1, walks: 20, steps: 30, guards: 'evaluation', files: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--seed' || a === '--walks' || a === '--steps') {
+    if (a === '--guards') {
+      opts.guards = argv[++i];
+      if (opts.guards !== 'evaluation' && opts.guards !== 'step') {
+        throw new Error('--guards takes "evaluation" or "step"');
+      }
+    } else if (a === '--seed' || a === '--walks' || a === '--steps') {
       const v = Number(argv[++i]);
       if (!Number.isInteger(v) || v < 0) throw new Error(`${a} needs a non-negative integer`);
       opts[a.slice(2)] = v;
@@ -349,7 +368,10 @@ function parseArgs(argv) {
     }
   }
   if (!opts.files.length) {
-    throw new Error('usage: xstate_corpus.mjs [--seed N] [--walks W] [--steps S] FILE.json...');
+    throw new Error(
+      'usage: xstate_corpus.mjs [--seed N] [--walks W] [--steps S] [--guards evaluation|step] ' +
+        'FILE.json...'
+    );
   }
   return opts;
 }
