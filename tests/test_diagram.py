@@ -17,10 +17,11 @@ from flowcheck.declare.reader import read_chart
 from flowcheck.formats.diagram import (
     FAILURE_FILL,
     RECOVERY,
+    label_lines,
+    label_nodes,
     render,
     to_dot,
     to_mermaid,
-    transition_label,
 )
 from flowcheck.project import Machine
 
@@ -82,18 +83,58 @@ def test_recovery_transitions_are_bold_green_and_others_are_not(
     edit = next(t for t in chart.transitions() if t.event == "EDIT")
     submit = next(t for t in chart.transitions() if t.event == "BASICS_SUBMITTED")
     for t, green in ((retry, True), (edit, True), (submit, False)):
-        line = next(x for x in dot.splitlines() if f'label="{transition_label(t)}"' in x)
-        assert (f'color="{RECOVERY}"' in line) == green, line
+        label = "\\n".join(label_lines(t))
+        line = next(x for x in dot.splitlines() if f'label="{label}"' in x)
+        assert (f'fontcolor="{RECOVERY}"' in line) == green, line
 
 
-def test_edge_labels_show_guards_and_actions_but_not_telemetry(
+def test_transition_labels_show_guards_and_actions_but_not_telemetry(
     machines: dict[str, Machine],
 ) -> None:
     chart = machines["checkout"].chart
     dot = to_dot(chart)
-    assert 'label="PAYMENT_SUBMITTED [paymentMethodChosen]"' in dot
-    assert 'label="PAYMENT_METHOD_ENTERED / setPaymentMethod"' in dot
+    assert 'label="PAYMENT_SUBMITTED\\n[paymentMethodChosen]"' in dot
+    assert 'label="PAYMENT_METHOD_ENTERED\\n/ setPaymentMethod"' in dot
     assert "track" not in dot
+
+
+def test_every_transition_has_a_label_node_between_its_source_and_targets(
+    machines: dict[str, Machine],
+) -> None:
+    chart = machines["registration"].chart
+    nodes = label_nodes(chart)
+    assert sorted(id(t) for n in nodes for t in n.transitions) == sorted(
+        id(t) for t in chart.transitions())
+    dot = to_dot(chart)
+    for node in nodes:
+        assert f'"{node.name}" [label=' in dot
+        for source in node.sources:
+            assert re.search(rf'"{source}" -> "{node.name}"|"{node.name}" -> "{source}"', dot)
+
+
+def test_unguarded_transitions_to_one_target_share_one_label_node(
+    machines: dict[str, Machine],
+) -> None:
+    chart = machines["course_builder"].chart
+    cancels = [n for n in label_nodes(chart) if n.event == "COURSE_BUILDER_CANCELLED"]
+    assert len(cancels) == 1
+    assert len(cancels[0].sources) == 12
+    assert to_dot(chart).count('label="COURSE_BUILDER_CANCELLED"') == 1
+
+
+def test_a_label_node_is_drawn_in_the_innermost_compound_holding_both_ends(
+    machines: dict[str, Machine],
+) -> None:
+    chart = machines["checkout"].chart
+    nodes = label_nodes(chart)
+    retry = next(n for n in nodes if n.event == "RETRY")  # network_error -> submittingPayment
+    assert retry.container is None
+    kept = next(n for n in nodes if n.sources == ["payment_declined"] and not
+                n.transitions[0].targets)  # PAYMENT_METHOD_ENTERED while declined
+    assert kept.container == "failure"
+    cluster = to_dot(chart).split('subgraph "cluster_failure" {')[1].split("\n  }")[0]
+    assert f'"{kept.name}" [label=' in cluster
+    assert f'"{retry.name}" [label=' not in cluster
 
 
 def test_invokes_appear_in_the_state_label(machines: dict[str, Machine]) -> None:
