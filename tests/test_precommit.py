@@ -32,11 +32,11 @@ def test_the_hook_manifest_is_valid_for_pre_commit() -> None:
     assert hook["pass_filenames"] is False
 
 
-def test_the_hook_runs_the_installed_flowcheck_check() -> None:
+def test_the_hook_runs_the_installed_flowcheck_check_with_the_compact_report() -> None:
     entry = _hook()["entry"].split()
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["scripts"]
     assert entry[0] in scripts
-    assert entry[1:] == ["check"]
+    assert entry[1:] == ["check", "--compact"]
 
 
 @pytest.mark.parametrize(

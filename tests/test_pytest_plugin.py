@@ -1,8 +1,8 @@
 """The pytest plugin: ``--flowcheck`` turns every flow into one item per property, verified
-once per flow, failing with the counterexample; the fixtures give scenario tests a fresh
-Stepper or python-statemachine instance. Each test runs pytest on a small project in a
-temporary directory: the reference checkout flow and a mutant whose network error has
-no RETRY."""
+once per flow, failing with the counterexample, and adds an item for the exports; node ids
+re-run one item; the fixtures give scenario tests a fresh Stepper or python-statemachine
+instance. Each test runs pytest on a small project in a temporary directory: the reference
+checkout flow and a mutant whose network error has no RETRY."""
 
 from __future__ import annotations
 
@@ -41,16 +41,44 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def _collected(result: pytest.RunResult) -> list[str]:
-    return [line for line in result.outlines if line.startswith("flowcheck::")]
+    return [line for line in result.outlines
+            if line.startswith(("machines/", "pyproject.toml::"))]
 
 
-def test_flowcheck_collects_one_item_per_flow_and_property(project: pytest.Pytester) -> None:
+def test_flowcheck_collects_one_item_per_flow_and_property_and_one_for_the_exports(
+    project: pytest.Pytester,
+) -> None:
     result = project.runpytest("--flowcheck", "--collect-only", "-q")
 
-    expected = [f"flowcheck::{flow}::{p}" for flow in ("checkout", "checkout_no_retry")
+    expected = [f"machines/{flow}.py::{p}" for flow in ("checkout", "checkout_no_retry")
                 for p in PROPERTIES]
-    assert _collected(result) == expected
-    assert "flowcheck::checkout::failure-retry" in expected
+    assert _collected(result) == [*expected, "pyproject.toml::exports"]
+    assert "machines/checkout.py::failure-retry" in expected
+
+
+def test_the_flows_are_added_when_testpaths_leave_the_machines_out(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyprojecttoml(SETTINGS + '\n[tool.pytest.ini_options]\ntestpaths = ["tests"]\n')
+    project.mkdir("tests")
+    result = project.runpytest("--flowcheck", "--collect-only", "-q")
+
+    assert len(_collected(result)) == 2 * len(PROPERTIES) + 1
+
+
+def test_a_node_id_pytest_prints_re_runs_that_one_item(project: pytest.Pytester) -> None:
+    result = project.runpytest("--flowcheck", "machines/checkout_no_retry.py::failure-retry")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["FAILED machines/checkout_no_retry.py::failure-retry*"])
+
+
+def test_a_flow_module_on_the_command_line_runs_that_flow_only(
+    project: pytest.Pytester,
+) -> None:
+    result = project.runpytest("--flowcheck", "machines/checkout.py", "--collect-only", "-q")
+
+    assert _collected(result) == [f"machines/checkout.py::{p}" for p in PROPERTIES]
 
 
 def test_flow_items_are_opt_in(project: pytest.Pytester) -> None:
@@ -65,7 +93,7 @@ def test_the_flowcheck_marker_selects_only_the_flow_items(project: pytest.Pytest
     project.makepyfile(test_plain="def test_plain():\n    pass\n")
     result = project.runpytest("--flowcheck", "-m", "flowcheck", "--collect-only", "-q")
 
-    assert len(_collected(result)) == 2 * len(PROPERTIES)
+    assert len(_collected(result)) == 2 * len(PROPERTIES) + 1
     assert "test_plain.py::test_plain" not in result.outlines
 
 
@@ -73,7 +101,7 @@ def test_pytest_true_in_the_settings_turns_the_items_on(project: pytest.Pytester
     project.makepyprojecttoml(SETTINGS + "pytest = true\n")
     result = project.runpytest("--collect-only", "-q")
 
-    assert len(_collected(result)) == 2 * len(PROPERTIES)
+    assert len(_collected(result)) == 2 * len(PROPERTIES) + 1
 
 
 def test_a_sound_flow_passes_every_property_from_one_exploration(
@@ -101,9 +129,9 @@ def test_a_failure_state_without_retry_fails_with_its_counterexample(
 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        "*flowcheck::checkout_no_retry::failure-retry*",
+        "*machines/checkout_no_retry.py::failure-retry*",
         "checkout_no_retry: failure-retry failed: failure state 'network_error' has no retry*",
-        "  at machines/checkout_no_retry.py:*, state network_error",
+        "  at machines/checkout_no_retry.py:* (state network_error)",
         "  counterexample (events -> configuration):",
         "    (initial) -> {paymentDetails}",
         "    PAYMENT_SUBMITTED -> {submittingPayment}",
@@ -144,3 +172,53 @@ def test_machine(flowcheck_machine):
     result = project.runpytest()
 
     result.assert_outcomes(passed=2)
+
+
+def _export(project: pytest.Pytester) -> Path:
+    from flowcheck.cli import main
+
+    assert main(["export"]) == 0  # pytester runs in the project directory
+    return project.path / "exports"
+
+
+def test_current_exports_pass_the_exports_item(project: pytest.Pytester) -> None:
+    _export(project)
+    result = project.runpytest("--flowcheck", "pyproject.toml::exports")
+
+    result.assert_outcomes(passed=1)
+
+
+def test_a_stale_export_fails_the_exports_item_at_the_first_line_that_differs(
+    project: pytest.Pytester,
+) -> None:
+    config = _export(project) / "checkout.json"
+    lines = config.read_text().splitlines(keepends=True)
+    lines[2] = lines[2].replace("paymentDetails", "somewhereElse")
+    config.write_text("".join(lines))
+    result = project.runpytest("--flowcheck", "pyproject.toml::exports")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "1 export file(s) out of date: run `flowcheck export` and commit the result",
+        "exports/checkout.json:3: stale: from line 3 on, it differs from what `flowcheck "
+        "export` writes; *",
+    ])
+
+
+def test_a_failed_item_records_its_status_and_location_in_pytest_junit_xml(
+    project: pytest.Pytester,
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    result = project.runpytest("--flowcheck", "machines/checkout_no_retry.py::failure-retry",
+                               "--junitxml=report.xml")
+
+    result.assert_outcomes(failed=1)
+    case = ET.parse(project.path / "report.xml").getroot().find(".//testcase")
+    assert case is not None
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert props["flowcheck.status"] == "failed"
+    source = (project.path / "machines" / "checkout_no_retry.py").read_text().splitlines()
+    file, line = str(props["flowcheck.location"]).rsplit(":", 1)
+    assert file == "machines/checkout_no_retry.py"
+    assert source[int(line) - 1].strip().startswith("network_error =")

@@ -226,3 +226,49 @@ def test_an_interrupt_prints_what_was_explored_and_exits_130(
     (checkout,) = select(find_settings(), ["checkout"])
     explored = explore(checkout.chart).configurations
     assert f"checkout: {explored} configurations" in err and "interrupted" in err
+
+
+def test_compact_is_for_the_text_report_only(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "check", "--compact", "--format", "json")
+    assert code == 2
+    assert "--compact" in err
+
+
+def test_a_bounded_property_is_a_note_level_sarif_result_at_the_flow(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = _run(capsys, "verify", "checkout", "--max-configurations", "5",
+                        "--format", "sarif", *FAST)
+    assert code == 0
+    log = json.loads(out)
+    jsonschema.Draft202012Validator(SARIF_SCHEMA).validate(log)
+    notes = [r for r in log["runs"][0]["results"] if r["level"] == "note"]
+    assert {r["ruleId"] for r in notes} >= {"reachable", "completable"}
+    assert all("bounded, not proved" in r["message"]["text"] for r in notes)
+    source = (REPO / "machines" / "checkout.py").read_text().splitlines()
+    line = notes[0]["locations"][0]["physicalLocation"]["region"]["startLine"]
+    assert source[line - 1].startswith("class Checkout(")
+
+
+def test_check_on_a_bounded_machine_has_a_failing_exploration_test_case_in_junit(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from variants import variant
+
+    bounded = variant("checkout")
+    settings = bounded.root / "pyproject.toml"
+    settings.write_text(settings.read_text() + "max-configurations = 5\n")
+    monkeypatch.chdir(bounded.root)
+    code, out, _ = _run(capsys, "check", "--format", "junit", *FAST)
+    assert code == 1
+    root = ET.fromstring(out)
+    checkout = root.find("testsuite[@name='checkout']")
+    assert checkout is not None
+    cases = {c.get("name"): c for c in checkout.findall("testcase")}
+    failure = cases["exploration"].find("failure")
+    assert failure is not None and "bounded, not proved" in (failure.text or "")
+    reachable = cases["reachable"]
+    assert reachable.find("failure") is None
+    assert (reachable.findtext("system-out") or "").startswith("bounded: ")
+    status = reachable.find("properties/property[@name='flowcheck.status']")
+    assert status is not None and status.get("value") == "bounded"

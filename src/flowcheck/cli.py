@@ -111,15 +111,20 @@ def simulate(
 @click.option("--examples", type=click.IntRange(min=0), default=None,
               help="Hypothesis examples per machine (0 skips the campaign).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Hypothesis seed.")
+@click.option("--compact", is_flag=True,
+              help="Text report for hooks: a line per machine, then each failure at its "
+                   "file:line with its counterexample (no tables).")
 def verify(machines: Path | None, targets: tuple[str, ...], fmt: str, output: Path | None,
            max_configurations: int | None, max_depth: int | None, max_memory: int | None,
-           max_seconds: float | None, examples: int | None, seed: int) -> int:
+           max_seconds: float | None, examples: int | None, seed: int, compact: bool) -> int:
     """Prove the properties of machines (names, or XState JSON files)."""
     from flowcheck.commands import verify as command
 
+    _compact_needs_text(fmt, compact)
     return int(command.run(machines=machines, targets=list(targets), fmt=fmt, output=output,
                        max_configurations=max_configurations, examples=examples, seed=seed,
-                       max_depth=max_depth, max_memory=max_memory, max_seconds=max_seconds))
+                       max_depth=max_depth, max_memory=max_memory, max_seconds=max_seconds,
+                       compact=compact))
 
 
 @cli.command()
@@ -129,12 +134,23 @@ def verify(machines: Path | None, targets: tuple[str, ...], fmt: str, output: Pa
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), default=None)
 @click.option("--examples", type=click.IntRange(min=0), default=None)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--compact", is_flag=True,
+              help="Text report for hooks: a line per machine, then each failure at its "
+                   "file:line with its counterexample (no tables).")
 def check(machines: Path | None, fmt: str, output: Path | None, examples: int | None,
-          seed: int) -> int:
+          seed: int, compact: bool) -> int:
     """What CI runs: verify every machine, check exports for drift, check contracts."""
     from flowcheck.commands import check as command
 
-    return int(command.run(machines=machines, fmt=fmt, output=output, examples=examples, seed=seed))
+    _compact_needs_text(fmt, compact)
+    return int(command.run(machines=machines, fmt=fmt, output_path=output, examples=examples,
+                           seed=seed, compact=compact))
+
+
+def _compact_needs_text(fmt: str, compact: bool) -> None:
+    if compact and fmt != "text":
+        raise click.UsageError(f"--compact shapes the text report; --format {fmt} has no "
+                               "compact form (drop one of the two)")
 
 
 @cli.command()

@@ -434,35 +434,48 @@ def _callee(node: ast.expr) -> str | None:
 
 def _read_json(path: Path, text: str) -> SourceMap:
     """Lines of an XState config, by the indentation of its keys: a state is a key of a
-    ``states`` object, a transition a key of its state's ``on`` object, a guard or action
-    the first ``"type": "<name>"``, an invoke its ``"id"``."""
+    ``states`` object (known by its key, its path of keys ``parent.child``, that path under
+    the machine's id, and its own ``"id"``), a transition a key of its state's ``on``
+    object, a guard or action the first ``"type": "<name>"``, an invoke its ``"id"``."""
     lines = text.splitlines()
     smap = SourceMap(path, flow_line=1 if lines else None, lines=lines)
-    key = re.compile(r'^(\s*)"([^"]+)"\s*:')
+    key = re.compile(r'^(\s*)"([^"]+)"\s*:\s*("([^"]*)")?')
     typed = re.compile(r'"type"\s*:\s*"([^"]+)"')
-    named = re.compile(r'"id"\s*:\s*"([^"]+)"')
     stack: list[tuple[int, str, str]] = []  # (indent, "states" | "state" | "on" | "", name)
+    machine = ""
     for number, line in enumerate(lines, start=1):
-        found = key.match(line)
-        if found:
-            indent, name = len(found.group(1)), found.group(2)
-            while stack and stack[-1][0] >= indent:
-                stack.pop()
-            parent = stack[-1][1] if stack else ""
-            state = next((n for _, kind, n in reversed(stack) if kind == "state"), None)
-            if parent == "states":
-                smap.states.setdefault(name, number)
-                stack.append((indent, "state", name))
-            elif parent == "on" and state is not None:
-                smap.transitions.setdefault((state, name), []).append(number)
-                smap.events.setdefault(name, number)
-                stack.append((indent, "", name))
-            else:
-                kind = name if name in ("states", "on") and parent in ("", "state") else ""
-                stack.append((indent, kind, name))
         for match in typed.finditer(line):
             smap.guards.setdefault(match.group(1), number)
             smap.actions.setdefault(match.group(1), number)
-        for match in named.finditer(line):
-            smap.invokes.setdefault(match.group(1), number)
+        found = key.match(line)
+        if not found:
+            continue
+        indent, name, value = len(found.group(1)), found.group(2), found.group(4)
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        parent = stack[-1][1] if stack else ""
+        if name == "id" and value is not None:
+            if not stack:
+                machine = value
+            elif parent == "state":
+                smap.states.setdefault(value, smap.states[stack[-1][2]])
+            else:
+                smap.invokes.setdefault(value, number)
+            continue
+        if parent == "states":
+            around = [n for _, kind, n in stack if kind == "state"][-1:]
+            dotted = ".".join([*around, name])
+            for known in {name, dotted, f"{machine}.{dotted}" if machine else dotted}:
+                smap.states.setdefault(known, number)
+            stack.append((indent, "state", dotted))
+        elif parent == "on":
+            state = next(n for _, kind, n in reversed(stack) if kind == "state")
+            for known in {state, state.rsplit(".", 1)[-1],
+                          f"{machine}.{state}" if machine else state}:
+                smap.transitions.setdefault((known, name), []).append(number)
+            smap.events.setdefault(name, number)
+            stack.append((indent, "", name))
+        else:
+            kind = name if name in ("states", "on") and parent in ("", "state") else ""
+            stack.append((indent, kind, name))
     return smap

@@ -1,11 +1,19 @@
 """flowcheck's pytest plugin (registered as the ``flowcheck`` ``pytest11`` entry point).
 
 With ``pytest --flowcheck`` (or ``[tool.flowcheck] pytest = true`` in pyproject.toml) every
-flow of the project becomes one test item per property, ``flowcheck::<flow>::<property>``,
-collected once per session from the rootdir's settings. A flow is verified (explored, with
-its hypothesis campaign) once, when its first item runs; its items share the report. A
-failing item shows the findings and the counterexample, one configuration per event. The
-items carry the ``flowcheck`` marker: ``pytest --flowcheck -m flowcheck`` runs only them.
+flow of the project becomes one test item per property, collected from the flow's module:
+``machines/checkout.py::completable``. That node id is what pytest prints and what it takes
+back (``pytest --flowcheck machines/checkout.py::completable`` re-runs that one item;
+``pytest --flowcheck machines/checkout.py`` one flow). One more item,
+``pyproject.toml::exports``, fails when the committed exports differ from what
+``flowcheck export`` writes. Without paths on the command line, the items are added to
+whatever pytest collects (``testpaths`` usually leaves ``machines/`` out); with paths, only
+the flows under them are collected, as for any test.
+
+A flow is verified (explored, with its hypothesis campaign) once, when its first item
+runs; its items share the report. A failing item shows each finding at the file and line
+of the construct at fault and its counterexample, one configuration per event. The items
+carry the ``flowcheck`` marker: ``pytest --flowcheck -m flowcheck`` runs only them.
 
 Two fixtures are always available, for scenario tests written in pytest:
 
@@ -29,13 +37,14 @@ import pytest
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr
 
+    from flowcheck.formats.drift import ExportFile
     from flowcheck.project import Machine, Settings
     from flowcheck.properties import PropertyResult
     from flowcheck.properties.base import Finding
     from flowcheck.semantics.stepper import Snapshot, Stepper
     from flowcheck.verification import MachineReport
 
-ROOT_NODE = "flowcheck"
+EXPORTS_ITEM = "exports"
 
 
 class BoundedWarning(UserWarning):
@@ -49,6 +58,30 @@ class PropertyFailed(Exception):
         super().__init__(f"{flow}: {result.id} failed: {result.message}")
         self.flow = flow
         self.result = result
+
+
+class ExportsStale(Exception):
+    """Export files differ from what ``flowcheck export`` writes."""
+
+    def __init__(self, files: list[ExportFile]) -> None:
+        super().__init__(f"{len(files)} export file(s) out of date")
+        self.files = files
+
+
+class _Session:
+    """What the plugin learnt once per session: the settings, whether it is on, the
+    machine files and which of them pytest collected itself."""
+
+    def __init__(self, settings: Settings | None, enabled: bool,
+                 files: frozenset[Path]) -> None:
+        self.settings = settings
+        self.enabled = enabled
+        self.files = files
+        self.collected: set[Path] = set()
+        """The files whose items pytest collected itself (their ``collect()`` ran)."""
+
+
+_STATE = pytest.StashKey[_Session]()
 
 
 # -- options and collection --------------------------------------------------------------
@@ -71,57 +104,101 @@ def pytest_configure(config: pytest.Config) -> None:
         "only those)")
 
 
+def _state(config: pytest.Config) -> _Session:
+    """The session's settings, found once; a usage error when --flowcheck cannot work."""
+    if _STATE in config.stash:
+        return config.stash[_STATE]
+    from flowcheck.errors import FlowcheckError
+    from flowcheck.project import find_settings, machine_files
+
+    try:
+        settings = find_settings(config.rootpath)
+    except FlowcheckError as exc:
+        if config.getoption("flowcheck"):
+            raise pytest.UsageError(f"--flowcheck: {exc}") from exc
+        state = config.stash[_STATE] = _Session(None, False, frozenset())
+        return state
+    enabled = bool(config.getoption("flowcheck")) or settings.raw.get("pytest") is True
+    files: frozenset[Path] = frozenset()
+    if enabled:
+        try:
+            files = frozenset(p.resolve() for p in machine_files(settings))
+        except FlowcheckError as exc:
+            raise pytest.UsageError(f"--flowcheck: {exc}") from exc
+    state = config.stash[_STATE] = _Session(settings, enabled, files)
+    return state
+
+
 def _settings(config: pytest.Config) -> Settings:
     from flowcheck.project import find_settings
 
-    return find_settings(config.rootpath)
+    state = _state(config)
+    return state.settings if state.settings is not None else find_settings(config.rootpath)
 
 
-def _enabled(config: pytest.Config, settings: Settings) -> bool:
-    return bool(config.getoption("flowcheck")) or settings.raw.get("pytest") is True
+def _project_file(state: _Session) -> Path | None:
+    from flowcheck.project import pyproject_of
+
+    if state.settings is None:
+        return None
+    return pyproject_of(state.settings.root).resolve()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> Any:
+    """A flow module pytest would import as a test module (it was named on the command
+    line) is collected as a flow instead."""
+    state = _state(parent.config)
+    if state.enabled and module_path.resolve() in state.files:
+        return FlowFile.from_parent(parent, path=module_path)
+    return None
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    state = _state(parent.config)
+    if not state.enabled:
+        return None
+    path = file_path.resolve()
+    if path in state.files and not _python_collects(file_path, parent):
+        return FlowFile.from_parent(parent, path=file_path)
+    if path == _project_file(state):
+        return ProjectFile.from_parent(parent, path=file_path)
+    return None
+
+
+def _python_collects(file_path: Path, parent: pytest.Collector) -> bool:
+    """Whether pytest's python plugin takes the file (then pytest_pycollect_makemodule
+    makes it a flow)."""
+    from _pytest.python import path_matches_patterns
+
+    return parent.session.isinitpath(file_path) or path_matches_patterns(
+        file_path, parent.config.getini("python_files"))
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Add the flows' items once per session; ``tryfirst`` so that ``-k`` and ``-m``
-    select among them like among any other test."""
-    from flowcheck.errors import FlowcheckError
-    from flowcheck.project import machine_files
-
-    try:
-        settings = _settings(config)
-    except FlowcheckError as exc:
-        if config.getoption("flowcheck"):
-            raise pytest.UsageError(f"--flowcheck: {exc}") from exc
+    """Without paths on the command line, add the flows pytest did not reach (``testpaths``
+    usually leaves ``machines/`` out); ``tryfirst`` so that ``-k`` and ``-m`` select among
+    them like among any other test."""
+    state = _state(config)
+    if not state.enabled or config.args_source == pytest.Config.ArgsSource.ARGS:
         return
-    if not _enabled(config, settings):
-        return
-    try:
-        files = machine_files(settings)
-    except FlowcheckError as exc:
-        raise pytest.UsageError(f"--flowcheck: {exc}") from exc
-    root = Flows.from_parent(session, name=ROOT_NODE, nodeid=ROOT_NODE)
-    root.settings = settings
-    for path in files:
-        flow = FlowNode.from_parent(root, name=path.stem, path=path)
-        report = flow.ihook.pytest_make_collect_report(collector=flow)
-        flow.ihook.pytest_collectreport(report=report)
+    project = _project_file(state)
+    missing = sorted(state.files - state.collected)
+    extra: list[Path] = [*missing, *([project] if project and project.is_file()
+                                      and project not in state.collected else [])]
+    for path in extra:
+        kind = ProjectFile if path == project else FlowFile
+        node = kind.from_parent(session, path=path)
+        report = node.ihook.pytest_make_collect_report(collector=node)
+        node.ihook.pytest_collectreport(report=report)
         if report.passed:
             items.extend(i for i in report.result if isinstance(i, pytest.Item))
 
 
-class Flows(pytest.Collector):
-    """The ``flowcheck`` node: the project's flows, found through its settings."""
-
-    settings: Settings
-
-    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
-        return []
-
-
-class FlowNode(pytest.Collector):
+class FlowFile(pytest.File):
     """One flow (a module in a machines directory): one item per property, and the shared
     verification report, computed on first use."""
 
@@ -132,6 +209,7 @@ class FlowNode(pytest.Collector):
         from flowcheck.project import load_machine
         from flowcheck.properties import catalog
 
+        _state(self.config).collected.add(self.path.resolve())
         self._machine = load_machine(self.path)
         for module in catalog():
             item = PropertyItem.from_parent(self, name=str(module.ID))
@@ -155,13 +233,8 @@ class FlowNode(pytest.Collector):
     def report(self) -> MachineReport:
         """Verify the flow once: exploration and the campaign are shared by its items."""
         if self._report is None:
-            self._report = _verify(self.machine, self._settings())
+            self._report = _verify(self.machine, _settings(self.config))
         return self._report
-
-    def _settings(self) -> Settings:
-        parent = self.parent
-        assert isinstance(parent, Flows)
-        return parent.settings
 
 
 def _verify(machine: Machine, settings: Settings) -> MachineReport:
@@ -180,21 +253,27 @@ class PropertyItem(pytest.Item):
     skips when the property could not be checked, warns when the proof is bounded."""
 
     def runtest(self) -> None:
+        from flowcheck.locations import file_line
+
         flow = self.parent
-        assert isinstance(flow, FlowNode)
+        assert isinstance(flow, FlowFile)
         report = flow.report()
         if report.interrupted:
             raise KeyboardInterrupt
         result = next((r for r in report.results if r.id == self.name), None)
         if result is None:
-            pytest.skip(f"{flow.name}: property {self.name} was not checked")
+            pytest.skip(f"{flow.machine.name}: property {self.name} was not checked")
         self.user_properties.append(("flowcheck.status", result.status))
         if result.status == "failed":
-            raise PropertyFailed(flow.name, result)
+            for f in result.findings:
+                where = file_line(f.file, f.line, self.config.rootpath)
+                if where:
+                    self.user_properties.append(("flowcheck.location", where))
+            raise PropertyFailed(flow.machine.name, result)
         if result.status == "skipped":
-            pytest.skip(f"{flow.name}: {result.message}")
+            pytest.skip(f"{flow.machine.name}: {result.message}")
         if result.status == "bounded":
-            warnings.warn(BoundedWarning(f"{flow.name}: {self.name}: {result.message}"),
+            warnings.warn(BoundedWarning(f"{flow.machine.name}: {self.name}: {result.message}"),
                           stacklevel=1)
 
     def repr_failure(  # type: ignore[override]
@@ -209,13 +288,70 @@ class PropertyItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        assert self.parent is not None
-        return self.path, None, f"{ROOT_NODE}::{self.parent.name}::{self.name}"
+        from flowcheck.locations import source_map
+
+        line = source_map(self.path).flow_line
+        return self.path, (line - 1 if line else None), self.nodeid
+
+
+class ProjectFile(pytest.File):
+    """The project's settings file: the items that are about the project as a whole."""
+
+    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
+        _state(self.config).collected.add(self.path.resolve())
+        item = ExportsItem.from_parent(self, name=EXPORTS_ITEM)
+        item.add_marker(pytest.mark.flowcheck)
+        yield item
+
+
+class ExportsItem(pytest.Item):
+    """The committed exports match the flows: fails naming each stale, missing or orphaned
+    file at the first line that differs (what ``flowcheck export --check`` checks)."""
+
+    def runtest(self) -> None:
+        from flowcheck.formats.drift import compare
+        from flowcheck.project import select
+
+        settings = _settings(self.config)
+        if not settings.exports.is_dir():
+            pytest.skip(f"no exports directory ({settings.exports.name}/): nothing to compare; "
+                        "`flowcheck export` writes it")
+        try:
+            files = compare(settings, select(settings, []))
+        except ImportError:
+            pytest.skip("the export command is not available in this installation")
+        stale = [f for f in files if not f.ok]
+        self.user_properties.append(("flowcheck.status", "failed" if stale else "proved"))
+        if stale:
+            raise ExportsStale(stale)
+
+    def repr_failure(  # type: ignore[override]
+        self, excinfo: pytest.ExceptionInfo[BaseException]
+    ) -> str | TerminalRepr:
+        if isinstance(excinfo.value, ExportsStale):
+            return exports_text(excinfo.value.files, self.config.rootpath)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, self.nodeid
+
+
+def exports_text(files: list[ExportFile], root: Path | None = None) -> str:
+    """Each out-of-date export as ``file:line: what is wrong and the fix``."""
+    from flowcheck.formats.drift import describe
+    from flowcheck.locations import file_line
+
+    lines = [f"{len(files)} export file(s) out of date: run `flowcheck export` and commit "
+             "the result"]
+    for f in files:
+        lines.append(f"{file_line(str(f.path), f.line, root)}: {describe(f)}")
+    return "\n".join(lines)
 
 
 def failure_text(flow: str, result: PropertyResult, root: Path | None = None) -> str:
-    """The findings of a failed property, each with where it is declared and its
-    counterexample: the initial configuration, then each event and the configuration after."""
+    """The findings of a failed property, each at the file and line of the construct at
+    fault, with its counterexample: the initial configuration, then each event and the
+    configuration after it."""
     lines = [f"{flow}: {result.id} failed: {result.message}"]
     for finding in result.findings:
         lines += ["", *_finding_lines(flow, finding, root)]
@@ -224,19 +360,15 @@ def failure_text(flow: str, result: PropertyResult, root: Path | None = None) ->
 
 def _finding_lines(flow: str, finding: Finding, root: Path | None) -> list[str]:
     from flowcheck.formats.reports import counterexample_lines
+    from flowcheck.locations import file_line
     from flowcheck.properties.base import replay_command
 
     lines = [f"- {finding.message}"]
-    where: list[str] = []
-    if finding.state:
-        where.append(f"state {finding.state}")
-    if finding.event:
-        where.append(f"event {finding.event}")
-    if finding.file:
-        location = _relative(finding.file, root) + (f":{finding.line}" if finding.line else "")
-        where.insert(0, location)
+    where = file_line(finding.file, finding.line, root)
     if where:
-        lines.append(f"  at {', '.join(where)}")
+        lines.append(f"  at {where}" + (f" ({finding.construct})" if finding.construct else ""))
+    elif finding.construct:
+        lines.append(f"  at {finding.construct}")
     cx = finding.counterexample
     if cx is not None:
         lines.append("  counterexample (events -> configuration):")
@@ -244,15 +376,6 @@ def _finding_lines(flow: str, finding: Finding, root: Path | None) -> list[str]:
         if cx.events:
             lines.append(f"  replay: {replay_command(flow, cx)}")
     return lines
-
-
-def _relative(file: str, root: Path | None) -> str:
-    if root is None:
-        return file
-    try:
-        return str(Path(file).resolve().relative_to(root.resolve()))
-    except ValueError:
-        return file
 
 
 # -- fixtures ------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +53,7 @@ def run(
     max_depth: int | None = None,
     max_memory: int | None = None,
     max_seconds: float | None = None,
+    compact: bool = False,
 ) -> int:
     settings = find_settings(machines=machines)
     limits = settings.limits(max_configurations, max_depth, max_memory, max_seconds)
@@ -61,7 +62,7 @@ def run(
     if interrupted:
         _print_interrupted(reports)
         return 130
-    emit(reports, fmt, output, settings.root)
+    emit(reports, fmt, output, settings.root, compact=compact)
     warn_bounded(reports)
     return 0 if fmt_reports.all_ok(reports) else 1
 
@@ -166,25 +167,28 @@ def _replay_target(settings: Settings, name: str, source: Path | None) -> str:
         return str(source)
 
 
-def render(reports: list[MachineReport], fmt: str, root: Path | None) -> str:
+def render(reports: list[MachineReport], fmt: str, root: Path | None,
+           checks: Sequence[fmt_reports.Check] = (), compact: bool = False) -> str:
     if fmt == "json":
-        return fmt_reports.render_json(reports)
+        return fmt_reports.render_json(reports, checks, root)
     if fmt == "junit":
-        return fmt_reports.render_junit(reports)
+        return fmt_reports.render_junit(reports, checks, root)
     if fmt == "sarif":
-        return fmt_reports.render_sarif(reports, root)
-    return fmt_reports.render_text(reports, color=output.out.is_terminal)
+        return fmt_reports.render_sarif(reports, root, checks)
+    return fmt_reports.render_text(reports, color=output.out.is_terminal, checks=checks,
+                                   root=root, compact=compact)
 
 
-def emit(reports: list[MachineReport], fmt: str, path: Path | None, root: Path | None) -> None:
+def emit(reports: list[MachineReport], fmt: str, path: Path | None, root: Path | None,
+         checks: Sequence[fmt_reports.Check] = (), compact: bool = False) -> None:
     """Write the report to ``path`` atomically, or to stdout."""
-    text = render(reports, fmt, root)
+    text = render(reports, fmt, root, checks, compact)
     if path is None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
     write_atomic(path, text.encode("utf-8"))
-    verdict = "ok" if fmt_reports.all_ok(reports) else "FAILED"
+    verdict = "ok" if fmt_reports.all_ok(reports, checks) else "FAILED"
     output.info(f"{path}: {fmt} report for {len(reports)} machine(s), {verdict}")
 
 
