@@ -124,9 +124,9 @@ def test_a_hand_written_machine_with_every_construct_is_read(tmp_path: Path) -> 
          "unknown key"),
         (_small(NEXT={"target": "review", "internal": False}),
          r"states\.basics\.on\.NEXT\.internal", "reenter"),
-        (_small(**{"*": "review"}), r"states\.basics\.on\.\*", "wildcard"),
+        (_small(**{"": "review"}), r"states\.basics\.on\.", "empty event name"),
     ],
-    ids=["v4-cond", "bad-target", "unknown-id", "unknown-key", "v4-internal", "wildcard"],
+    ids=["v4-cond", "bad-target", "unknown-id", "unknown-key", "v4-internal", "empty-event"],
 )
 def test_bad_configs_name_the_file_the_json_path_and_the_fix(
     tmp_path: Path, config: dict[str, Any], path: str, fix: str

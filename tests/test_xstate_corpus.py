@@ -64,21 +64,7 @@ LONG_WALKS = 200
 LONG_STEPS = 60
 
 # What flowcheck's importer says today about configs XState accepts.
-IMPORT_FAILS_TODAY: dict[str, str] = {
-    "agent_joke": "exit: root exit actions are not supported: put them on the final states "
-    "instead",
-    "clerk_sign_up_router": ".invoke.systemId: unknown key 'systemId' in an invoke; allowed: "
-    "id, input, onDone, onError, src",
-    "clerk_third_party": "states.HandlingCallback.on.CLERKJS.NAVIGATE.*: wildcard and empty "
-    "event names are not supported: list each event",
-    "parallel_history": "states.on.states.A.states.hist.history: only history states take "
-    "this key",
-    "serializable": "states.testActions.entry[2].other: an action object has only \"type\" "
-    "and \"params\"",
-    "todos": "states: a machine needs a non-empty \"states\" object",
-    "word": "type: flowcheck reads machines whose root is a compound state; wrap a parallel "
-    "root in a top-level state",
-}
+IMPORT_FAILS_TODAY: dict[str, str] = {}
 
 # States XState reaches on the walks that flowcheck's exploration does not, today.
 PARITY_FAILS_TODAY: dict[str, str] = {}

@@ -129,6 +129,16 @@ class Invoke(_Frozen):
     input: tuple[tuple[str, Expr], ...] = ()
     outputs: tuple[dict[str, Any], ...] = ({},)
     error_codes: tuple[str, ...] = ("unavailable",)
+    input_value: str | None = None
+    """An input that is not an object of expressions (XState's input is any value), as
+    canonical JSON text, kept and exported unchanged."""
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_input_value(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and self.input_value is None:
+            data.pop("input_value", None)
+        return data
 
 
 class State(_Frozen):
@@ -302,6 +312,18 @@ def done_state(state_id: str) -> str:
 
 def after_event(delay: str, state_id: str) -> str:
     return f"xstate.after.{delay}.{state_id}"
+
+
+def matches_event(event: str, descriptor: str) -> bool:
+    """Whether a transition on ``descriptor`` takes ``event``, as XState matches them: the
+    same name, ``*`` for any event, or ``a.b.*`` for any event whose name starts ``a.b.``
+    (the descriptor itself included)."""
+    if descriptor == event or descriptor == "*":
+        return True
+    if descriptor.endswith(".*"):
+        stem = descriptor[:-2]
+        return event == stem or event.startswith(stem + ".") or event == descriptor
+    return False
 
 
 def is_internal_event(name: str) -> bool:

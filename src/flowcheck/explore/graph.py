@@ -27,6 +27,7 @@ from flowcheck.chart.model import (
     done_actor,
     error_actor,
     is_internal_event,
+    matches_event,
 )
 from flowcheck.explore.domains import Domains, derive
 from flowcheck.properties.base import Counterexample
@@ -295,6 +296,11 @@ def alphabet(
         for t in s.transitions:
             if t.event is not None:
                 handled[t.event] = handled.get(t.event, 0) | 1 << stepper.index[s.id]
+    wildcards = [d for d in handled if d == "*" or d.endswith(".*")]
+    for event in list(handled):
+        for descriptor in wildcards:
+            if descriptor != event and matches_event(event, descriptor):
+                handled[event] |= handled[descriptor]
     letters: list[Letter] = []
     for spec in chart.events:
         if is_internal_event(spec.name) or spec.name not in handled:

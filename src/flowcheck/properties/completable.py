@@ -56,6 +56,8 @@ def check(subject: Subject) -> list[Finding]:
         return [Finding(ID, "no state is tagged success: mark the state where the flow "
                             "achieves its goal with flowcheck.declare.success() (or the tag "
                             "'success' in XState)")]
+    if not subject.chart.tagged(SUCCESS) and not _can_finish(subject):
+        return []  # a machine with no final state runs until stopped: nothing to complete
     good = can_succeed(graph)
     stepper = graph.stepper
     findings: list[Finding] = []
@@ -77,7 +79,19 @@ def check(subject: Subject) -> list[Finding]:
     return findings
 
 
+def _can_finish(subject: Subject) -> bool:
+    """Whether the machine has a way to be done: a top-level final state (or a parallel
+    root whose regions all have one)."""
+    chart = subject.chart
+    if chart.root is not None and chart.root.kind == "parallel":
+        return all(any(c.parent == top and c.kind == "final" for c in chart.states)
+                   for top in chart.top_level())
+    return any(s.kind == "final" and s.parent is None for s in chart.states)
+
+
 def describe(subject: Subject) -> str:
     if subject.chart.tagged(SUCCESS):
         return TITLE
+    if not _can_finish(subject):
+        return "the machine has no final state: it runs until it is stopped"
     return "from every reachable configuration the machine can still finish (a final state)"

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 
-from flowcheck.chart.model import done_actor
-from flowcheck.properties._witness import config_label
+from flowcheck.chart.model import Custom, done_actor
+from flowcheck.explore.graph import Exploration
+from flowcheck.properties._witness import applicable_letters, config_label
 from flowcheck.properties.base import Finding, Subject
+from flowcheck.semantics.stepper import StepError
 
 ID = "no-dead-end"
 TITLE = "every reachable non-final configuration has an enabled event"
@@ -35,6 +37,8 @@ def check(subject: Subject) -> list[Finding]:
             continue
         if node in raised:
             continue  # a step that raised is a well-formed finding, not a dead end
+        if _runs_opaque_actions(graph, node):
+            continue  # actions without a body may change the context: see assumptions()
         reported.add(snap.configuration)
         active = stepper.active_ids(snap)
         atomic = [a for a in active if not graph.chart.state(a).children]
@@ -47,6 +51,31 @@ def check(subject: Subject) -> list[Finding]:
         ))
     findings += _ignored_outputs(subject)
     return findings
+
+
+def _runs_opaque_actions(graph: Exploration, node: int) -> bool:
+    """Whether some event here takes a transition whose actions flowcheck cannot see into
+    (imported machines): it changes nothing flowcheck can see, but it may assign."""
+    snap = graph.snapshots[node]
+    for li in applicable_letters(graph, snap.configuration):
+        lt = graph.alphabet[li]
+        try:
+            taken = graph.stepper.selected(snap, lt.event, {**lt.payload, "type": lt.event})
+        except StepError:
+            continue
+        if any(isinstance(a, Custom) for t in taken for a in t.actions):
+            return True
+    return False
+
+
+def assumptions(subject: Subject) -> list[str]:
+    names = sorted({a.name for t in subject.chart.transitions() for a in t.actions
+                    if isinstance(a, Custom)})
+    if subject.machine_class is not None or not names:
+        return []
+    return [f"a transition running actions without a body ({', '.join(names[:6])}"
+            f"{', ...' if len(names) > 6 else ''}) is a way forward: they may change the "
+            "context"]
 
 
 def _ignored_outputs(subject: Subject) -> list[Finding]:
@@ -74,6 +103,11 @@ def _ignored_outputs(subject: Subject) -> list[Finding]:
                 if li in taken or not config & lt.handled:
                     continue
                 if node in {err.node for err in graph.errors if err.letter == li}:
+                    continue
+                try:
+                    if stepper.selected(snap, lt.event, {**lt.payload, "type": lt.event}):
+                        continue  # taken, by a transition that changes nothing visible
+                except StepError:
                     continue
                 found = (node, li)
                 break

@@ -29,7 +29,8 @@ def structural(chart: Chart) -> list[Finding]:
         if sid in seen:
             out.append(_f(f"state id {sid!r} is declared twice: rename one", state=sid))
         seen.add(sid)
-    if chart.initial not in known:
+    root_only = chart.root is not None and chart.root.kind != "compound"
+    if chart.initial not in known and not (root_only and chart.initial in (chart.id, *known)):
         out.append(_f(f"the chart's initial state {chart.initial!r} does not exist"))
     invoke_ids: dict[str, str] = {}
     for s in chart.states:

@@ -30,6 +30,7 @@ from flowcheck.chart.model import (
     Track,
     Transition,
     done_state,
+    matches_event,
 )
 from flowcheck.errors import FlowcheckError
 from flowcheck.semantics.compile import Compiled, Context, Payload, compile_expr, freeze
@@ -134,7 +135,10 @@ class Stepper:
         ids = [s.id for s in chart.states]
         self.index: dict[str, int] = {sid: i + 1 for i, sid in enumerate(ids)}
         self.index[chart.id] = ROOT
-        root = _Node(ROOT, chart.id, "compound", -1, entry=chart.entry)
+        # The root is a compound state, unless the machine is parallel at its root or has no
+        # states at all (XState allows both).
+        root_kind = chart.root.kind if chart.root is not None else "compound"
+        root = _Node(ROOT, chart.id, root_kind, -1, entry=chart.entry)
         self.nodes: list[_Node] = [root]
         hist_slot = 0
         for s in chart.states:
@@ -152,7 +156,7 @@ class Stepper:
                 self.nodes[node.parent].history_slots.append(node.index)
         # State values are keyed by state keys (XState's), which are the ids unless told.
         self.keys = [chart.id, *(st.name for st in chart.states)]
-        root.initial = self.index[chart.initial]
+        root.initial = self.index[chart.initial] if root_kind == "compound" else -1
         for s in chart.states:
             if s.initial:
                 self.nodes[self.index[s.id]].initial = self.index[s.initial]
@@ -195,10 +199,14 @@ class Stepper:
         # XState's status "error": an invoke's error that no transition takes stops the
         # machine. It is one bit past the states, so configurations stay comparable.
         self.error_bit = 1 << len(self.nodes)
+        # A parallel root is done when every region is: one more bit past the states.
+        self.done_bit = 1 << (len(self.nodes) + 1)
+        self.top_final_mask |= self.done_bit
         self.stopped_mask = self.top_final_mask | self.error_bit
         self._has_always = any(n.always for n in self.nodes)
         self._output = [(k, compile_expr(e, self.fields)) for k, e in chart.output]
         self._plans: dict[tuple[int, str], _Plan] = {}
+        self._candidate_cache: dict[tuple[int, str], list[_Trans]] = {}
         self._micro_cache: dict[
             tuple[int, tuple[int, ...], tuple[_Trans, ...]],
             tuple[int, tuple[int, ...], tuple[tuple[int, Any], ...]],
@@ -401,6 +409,23 @@ class Stepper:
             payload = {k: v for k, v in ev.items() if k != "type"}
             return self.step(snap, event, payload, record=False)[0]
 
+    def _candidates(self, idx: int, event: str) -> list[_Trans]:
+        """A state's transitions for ``event``, as XState picks them: the ones on exactly
+        that event, else those of the wildcard descriptors it matches (``*``, ``a.*``),
+        the most specific descriptor first."""
+        key = (idx, event)
+        found = self._candidate_cache.get(key)
+        if found is None:
+            on = self.nodes[idx].on
+            found = on.get(event)
+            if found is None:
+                found = []
+                for descriptor in sorted((d for d in on if matches_event(event, d)),
+                                         key=len, reverse=True):
+                    found.extend(on[descriptor])
+            self._candidate_cache[key] = found
+        return found
+
     def _errored(self, snap: Snapshot) -> Snapshot:
         return Snapshot(snap.configuration | self.error_bit, snap.history, snap.context)
 
@@ -410,9 +435,9 @@ class Stepper:
         chains = []
         for atom in self._atomic(config):
             chain = tuple(
-                tuple(self.nodes[idx].on[event])
+                tuple(self._candidates(idx, event))
                 for idx in (atom, *self.nodes[atom].ancestors)
-                if event in self.nodes[idx].on
+                if self._candidates(idx, event)
             )
             if chain:
                 chains.append(chain)
@@ -436,8 +461,8 @@ class Stepper:
         for node in self.nodes:
             if node.kind != "parallel" or not config >> node.index & 1:
                 continue
-            above = any(event in self.nodes[a].on for a in (node.index, *node.ancestors))
-            inside = any(event in self.nodes[i].on for i in range(len(self.nodes))
+            above = any(self._candidates(a, event) for a in (node.index, *node.ancestors))
+            inside = any(self._candidates(i, event) for i in range(len(self.nodes))
                          if config >> i & 1 and self._is_descendant(i, node.index))
             if above and inside:
                 return True
@@ -521,7 +546,7 @@ class Stepper:
         config = snap.configuration
 
         def own(idx: int) -> list[_Trans]:
-            for t in self.nodes[idx].on.get(event, ()):
+            for t in self._candidates(idx, event):
                 if self._guard_ok(t, snap.context, ev):
                     return [t]
             return []
@@ -868,6 +893,8 @@ class Stepper:
                 completed.add(marker)
                 program.append((_DONE, done_state(self.nodes[marker].id)))
                 marker = self.nodes[marker].parent
+        if ROOT in completed:
+            config |= self.done_bit
         return config
 
     def _run_program(

@@ -57,14 +57,14 @@ MAX_NESTING = 200
 """Deepest JSON nesting read (values in context, params, inputs included)."""
 _ROOT_KEYS = frozenset({
     "id", "description", "initial", "context", "entry", "output", "states", "type", "on",
-    "after", "always", "invoke", "tags",
+    "after", "always", "invoke", "tags", "exit",
 })
 _STATE_KEYS = frozenset({
     "id", "type", "history", "target", "description", "tags", "initial", "entry", "exit",
     "invoke", "on", "after", "always", "onDone", "output", "states",
 })
 _TRANSITION_KEYS = frozenset({"target", "guard", "actions", "reenter", "description"})
-_INVOKE_KEYS = frozenset({"id", "src", "input", "onDone", "onError"})
+_INVOKE_KEYS = frozenset({"id", "src", "input", "onDone", "onError", "systemId"})
 _EXPR_KEYS = frozenset({"ref", "lit", "op"})
 
 
@@ -184,6 +184,7 @@ class _Reader:
         self.by_id: dict[str, _Node] = {}
         self.machine_id = ""
         self.root: _Node | None = None
+        self.root_targeted = False
         self.guards: Mapping[str, Any] = _section(manifest, "guards")
         self.actions: Mapping[str, Any] = _section(manifest, "actions")
         self.counter = 0
@@ -199,24 +200,31 @@ class _Reader:
 
     def read(self, data: dict[str, Any], stem: str) -> Chart:
         self._keys(data, _ROOT_KEYS, "", "a machine config")
-        if "type" in data and data["type"] != "compound":
-            raise self.fail("type", "flowcheck reads machines whose root is a compound state; "
-                            "wrap a parallel root in a top-level state")
         machine_id = data.get("id", stem)
         if not isinstance(machine_id, str) or not machine_id:
             raise self.fail("id", "the machine id must be a non-empty string")
-        states = data.get("states")
-        if not isinstance(states, dict) or not states:
-            raise self.fail("states", "a machine needs a non-empty \"states\" object")
+        states = data.get("states", {})
+        if not isinstance(states, dict):
+            raise self.fail("states", "\"states\" must be an object of child states")
         self.machine_id = machine_id
         tops = [self._node(k, v, f"states.{k}", None) for k, v in states.items()]
         self.root = _Node(key="", id=machine_id, path="", data=data, parent=None,
                           children=tops)
-        initial = self._initial(data, tops, "", "the machine")
+        kind = data.get("type", "compound" if tops else "atomic")
+        if kind not in ("compound", "parallel", "atomic") or (kind == "atomic") != (not tops):
+            raise self.fail("type", f"a machine root of type {kind!r} with "
+                            f"{len(tops)} child state(s): XState's root is compound, parallel, "
+                            "or atomic when it has no states")
+        if kind == "compound":
+            initial = self._initial(data, tops, "", "the machine")
+        else:
+            if "initial" in data:
+                raise self.fail("initial", f"a {kind} root has no initial child")
+            initial = tops[0].id if tops else machine_id
         chart_states: list[State] = []
         for top in tops:
             self._states(top, chart_states)
-        root = self._root_node(self.root, tops)
+        root = self._root_node(self.root, tops, str(kind))
         context = self._context(data.get("context", {}))
         entry = self._actions(data.get("entry"), "entry")
         output = self._machine_output(data.get("output"), context)
@@ -249,7 +257,7 @@ class _Reader:
                                     "descriptions (or null)")
         return tuple(self._field(f, "input") for f in raw)
 
-    def _root_node(self, node: _Node, tops: list[_Node]) -> State | None:
+    def _root_node(self, node: _Node, tops: list[_Node], kind: str) -> State | None:
         """The machine root's own transitions and invokes (XState allows them there)."""
         invokes = self._invokes(node)
         transitions = self._transitions(node, "compound", invokes)
@@ -258,10 +266,14 @@ class _Reader:
             tags = [tags]
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise self.fail("tags", "must be a string or a list of strings")
-        if not transitions and not invokes and not tags:
+        # Root exit actions run when the actor is stopped from outside, never in a run.
+        exit_ = self._actions(node.data.get("exit"), "exit")
+        if (not transitions and not invokes and not tags and not exit_ and kind == "compound"
+                and not self.root_targeted):
             return None
-        return State(id=node.id, kind="compound", children=tuple(c.id for c in tops),
-                     transitions=tuple(transitions), invokes=tuple(invokes), tags=tuple(tags))
+        return State(id=node.id, kind=kind, children=tuple(c.id for c in tops),
+                     transitions=tuple(transitions), invokes=tuple(invokes), tags=tuple(tags),
+                     exit=exit_)
 
     def _check_fields(
         self, context: tuple[DataField, ...], states: list[State], entry: tuple[Action, ...],
@@ -338,9 +350,6 @@ class _Reader:
             if key == "internal":
                 raise self.fail(at, "XState v4 'internal' is gone in v5: use 'reenter: true' "
                                 "for an external self-transition, or drop it")
-            if key == "exit" and not where:
-                raise self.fail(at, "root exit actions are not supported: put them on the "
-                                "final states instead")
             hint = ", ".join(sorted(allowed))
             raise self.fail(at, f"unknown key {key!r} in {what}; allowed: {hint}")
 
@@ -402,7 +411,10 @@ class _Reader:
             raise self.fail(where, "a compound state needs child states")
         if declared is not None:
             return str(declared)
-        return "compound" if node.children else "atomic"
+        if node.children:
+            return "compound"
+        # As XState: a state with a `history` key and no type is a history state.
+        return "history" if node.data.get("history") not in (None, False) else "atomic"
 
     def _states(self, node: _Node, out: list[State]) -> None:
         data = node.data
@@ -415,6 +427,8 @@ class _Reader:
         history = None
         if kind == "history":
             history = data.get("history", "shallow")
+            if history is True:
+                history = "shallow"
             if history not in ("shallow", "deep"):
                 raise self.fail(f"{node.path}.history", "must be 'shallow' or 'deep'")
             if "target" in data:
@@ -499,11 +513,14 @@ class _Reader:
                 raise ImportFormatError(
                     f"{self.manifest_label}: actor invoke {invoke_id!r}: kind must be rpc or "
                     "flow, outputs a list of objects and errors a list of Connect codes")
+            raw_input = item.get("input")
+            plain = raw_input is not None and not isinstance(raw_input, dict)
             out.append(Invoke(
                 id=invoke_id,
                 kind=kind,
                 src=src,
-                input=self._exprs(item.get("input"), f"{where}.input"),
+                input=() if plain else self._exprs(raw_input, f"{where}.input"),
+                input_value=json.dumps(raw_input, sort_keys=True) if plain else None,
                 outputs=tuple(_freeze(o) for o in outputs),
                 error_codes=tuple(errors),
             ))
@@ -536,9 +553,8 @@ class _Reader:
             raise self.fail(f"{node.path}.on", "must be an object: event name -> transitions")
         for event, spec in on.items():
             where = f"{node.path}.on.{event}"
-            if not event or event == "*" or event.endswith(".*"):
-                raise self.fail(where, "wildcard and empty event names are not supported: "
-                                "list each event")
+            if not event:
+                raise self.fail(where, "an empty event name: name the event")
             out += self._group(node, event, spec, where)
         after = data.get("after", {})
         if not isinstance(after, dict):
@@ -622,7 +638,12 @@ class _Reader:
                 siblings = node.parent.children if node.parent else self._tops(node)
             first = next((s for s in siblings if s.key == parts[0]), None)
             found = self._walk(first, parts[1:]) if first is not None else None
-        if found is None or found is self.root:
+        if found is not None and found is self.root:
+            # A transition to the machine itself: its states start over (XState resets the
+            # children of a non-reentering self-transition's source).
+            self.root_targeted = True
+            return self.machine_id
+        if found is None:
             raise self.fail(
                 where,
                 f"target {target!r} does not resolve to a state from {node.id!r}; use a sibling "
@@ -649,10 +670,7 @@ class _Reader:
         if raw is None:
             return None
         if isinstance(raw, dict):
-            extra = set(raw) - {"type", "params"}
-            if extra:
-                raise self.fail(f"{where}.{sorted(extra)[0]}", "a guard object has only "
-                                "\"type\" and \"params\"")
+            # XState reads "type" and "params" and ignores the rest.
             params = raw.get("params")
             raw = raw.get("type")
             if params is not None:
@@ -703,10 +721,7 @@ class _Reader:
     def _action(self, item: Any, where: str) -> Action:
         params: dict[str, Any] = {}
         if isinstance(item, dict):
-            extra = set(item) - {"type", "params"}
-            if extra:
-                raise self.fail(f"{where}.{sorted(extra)[0]}", "an action object has only "
-                                "\"type\" and \"params\"")
+            # XState reads "type" and "params" and ignores the rest.
             raw_params = item.get("params", {})
             if not isinstance(raw_params, dict):
                 raise self.fail(f"{where}.params", "action params must be an object")
