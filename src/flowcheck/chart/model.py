@@ -322,7 +322,7 @@ def matches_event(event: str, descriptor: str) -> bool:
         return True
     if descriptor.endswith(".*"):
         stem = descriptor[:-2]
-        return event == stem or event.startswith(stem + ".") or event == descriptor
+        return event in (stem, descriptor) or event.startswith(stem + ".")
     return False
 
 
