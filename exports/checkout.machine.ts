@@ -2,6 +2,7 @@
 // change the flow and run `flowcheck export checkout`; `flowcheck export --check`
 // fails in CI when this file is stale.
 import { assign, enqueueActions, fromPromise, setup } from 'xstate';
+import { equals, isEvent, nonempty, toRpcError, type RpcError, type TrackParams, type TrackSink } from './flowcheck-runtime';
 
 /** The data of the `checkout` flow (XState context). */
 export interface CheckoutContext {
@@ -12,8 +13,13 @@ export interface CheckoutContext {
   error: null | string;
 }
 
-/** Machine input: ids and form data to start from; missing fields take the defaults. */
-export type CheckoutInput = Partial<CheckoutContext>;
+/** Machine input (the flow's `Input`): what a parent or the frontend starts it with.
+ * Required fields have no default (the exported
+ * defaults leave them out); optional ones take the defaults when missing. */
+export interface CheckoutInput {
+  planId: string;
+  idempotencyKey: string;
+}
 
 /** The machine's output once it is done: what a parent running it as a child
  * receives in `xstate.done.actor.<id>`. */
@@ -21,20 +27,21 @@ export interface CheckoutOutput {
   paymentId: string;
 }
 
-export const checkoutDefaults: CheckoutContext = {
-  planId: 'plan_pro',
+/** The context the flow starts from, but for the fields the input gives
+ * (`planId`, `idempotencyKey`): those have no default. */
+export const checkoutDefaults: Omit<CheckoutContext, 'planId' | 'idempotencyKey'> = {
   paymentMethodId: '',
-  idempotencyKey: 'idem-1',
   paymentId: '',
   error: null
 };
 
-export interface ConfirmPaymentOutput {
+export interface CheckoutConfirmPaymentOutput {
   paymentId: string;
   status: string;
 }
 
-/** Every event the machine handles: user events, raised events, invoke outcomes. */
+/** The events users send (and the flow raises); a payload field with a default may
+ * be left out. */
 export type CheckoutEvent =
   | { type: 'PAYMENT_METHOD_ENTERED'; paymentMethodId: string }
   | { type: 'PAYMENT_SUBMITTED' }
@@ -43,80 +50,31 @@ export type CheckoutEvent =
   | { type: 'PAYMENT_ACTION_FAILED' }
   | { type: 'RETRY' }
   | { type: 'PAYMENT_RETRIED'; idempotencyKey: string }
-  | { type: 'PAYMENT_METHOD_CHANGED'; idempotencyKey: string }
-  | { type: 'xstate.done.actor.confirmPayment'; output: ConfirmPaymentOutput }
+  | { type: 'PAYMENT_METHOD_CHANGED'; idempotencyKey: string };
+
+/** Events XState delivers to the machine itself (invoke outcomes, delays, done
+ * states): its guards and actions read them, users never send them. */
+export type CheckoutInternalEvent =
+  | { type: 'xstate.done.actor.confirmPayment'; output: CheckoutConfirmPaymentOutput }
   | { type: 'xstate.error.actor.confirmPayment'; error: RpcError };
 
-function isEvent<T extends CheckoutEvent['type']>(
-  event: CheckoutEvent,
-  types: readonly T[]
-): event is Extract<CheckoutEvent, { type: T }> {
-  return (types as readonly string[]).includes(event.type);
+/** The event as the machine's implementations receive it: XState's typing knows
+ * only `CheckoutEvent`, but it delivers the internal events to them as well. */
+function received(event: CheckoutEvent): CheckoutEvent | CheckoutInternalEvent {
+  return event;
 }
+
+/** The tags of the flow's states (`snapshot.hasTag(...)`). */
+export type CheckoutTag = 'abandoned' | 'failure' | 'step' | 'success';
 
 /** What the caller injects. */
 export interface CheckoutDeps {
   /** The analytics sink: every `track` action calls it. */
-  track: (event: string, properties: Record<string, unknown>) => void;
+  track: TrackSink;
   /** One function per Connect-RPC method; reject with an error carrying its code. */
   rpc: {
-    'mirai.v1.BillingService/ConfirmPayment': (input: { planId: string; paymentMethodId: string; idempotencyKey: string }) => Promise<ConfirmPaymentOutput>;
+    'mirai.v1.BillingService/ConfirmPayment': (input: { planId: string; paymentMethodId: string; idempotencyKey: string }) => Promise<CheckoutConfirmPaymentOutput>;
   };
-}
-
-/** Params of the `track` action: literal properties plus copied context fields. */
-export interface TrackParams {
-  event: string;
-  properties: Readonly<Record<string, unknown>>;
-  include: readonly (keyof CheckoutContext)[];
-}
-
-/** Reads a dotted path; a missing part reads as null (flowcheck's semantics). */
-function field(value: unknown, ...path: readonly string[]): unknown {
-  let current: unknown = value;
-  for (const key of path) {
-    if (current === null || typeof current !== 'object' || !(key in current)) return null;
-    current = (current as Record<string, unknown>)[key];
-  }
-  return current ?? null;
-}
-
-function nonempty(value: unknown): boolean {
-  if (value === null || value === undefined || value === '') return false;
-  return !(Array.isArray(value) && value.length === 0);
-}
-
-function equals(a: unknown, b: unknown): boolean {
-  if ((a === null || a === undefined) && (b === null || b === undefined)) return true;
-  if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((x, i) => equals(x, b[i]));
-  }
-  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
-    const ra = a as Record<string, unknown>;
-    const rb = b as Record<string, unknown>;
-    const keys = Object.keys(ra);
-    return keys.length === Object.keys(rb).length &&
-      keys.every((k) => k in rb && equals(ra[k], rb[k]));
-  }
-  return false;
-}
-
-/** Connect codes as flowcheck names them; connect-es reports them as numbers. */
-const CONNECT_CODES = ['canceled', 'unknown', 'invalid_argument', 'deadline_exceeded', 'not_found', 'already_exists', 'permission_denied', 'resource_exhausted', 'failed_precondition', 'aborted', 'out_of_range', 'unimplemented', 'internal', 'unavailable', 'data_loss', 'unauthenticated'] as const;
-
-/** The error an RPC actor rejects with, reduced to its Connect code. */
-export interface RpcError {
-  code: string;
-}
-
-function toRpcError(error: unknown): RpcError {
-  const code = field(error, 'code');
-  if (typeof code === 'string') return { code };
-  if (typeof code === 'number' && code >= 1 && code <= CONNECT_CODES.length) {
-    return { code: CONNECT_CODES[code - 1] ?? 'unknown' };
-  }
-  return { code: 'unknown' };
 }
 
 /** The `checkout` machine, with the caller's actors, analytics sink and actions. */
@@ -127,16 +85,22 @@ export function createCheckoutMachine(deps: CheckoutDeps) {
       events: CheckoutEvent;
       input: CheckoutInput;
       output: CheckoutOutput;
+      tags: CheckoutTag;
+      children: {
+        confirmPayment: 'mirai.v1.BillingService/ConfirmPayment';
+      };
     },
     guards: {
       paymentMethodChosen: ({ context }) => nonempty(context.paymentMethodId),
-      paymentRequiresAction: ({ event }) => {
+      paymentRequiresAction: ({ event: sent }) => {
+        const event = received(sent);
         if (!isEvent(event, ['xstate.done.actor.confirmPayment'])) {
           throw new Error(`guard paymentRequiresAction: unexpected event ${event.type}`);
         }
         return equals(event.output.status, 'requires_action');
       },
-      paymentDeclined: ({ event }) => {
+      paymentDeclined: ({ event: sent }) => {
+        const event = received(sent);
         if (!isEvent(event, ['xstate.error.actor.confirmPayment'])) {
           throw new Error(`guard paymentDeclined: unexpected event ${event.type}`);
         }
@@ -144,7 +108,7 @@ export function createCheckoutMachine(deps: CheckoutDeps) {
       }
     },
     actions: {
-      track: ({ context }, params: TrackParams) => {
+      track: ({ context }, params: TrackParams<CheckoutContext>) => {
         const properties: Record<string, unknown> = { ...params.properties };
         for (const name of params.include) properties[name] = context[name];
         deps.track(params.event, properties);
@@ -162,7 +126,8 @@ export function createCheckoutMachine(deps: CheckoutDeps) {
           paymentId: ''
         };
       }),
-      setPayment: assign(({ event }) => {
+      setPayment: assign(({ event: sent }) => {
+        const event = received(sent);
         if (!isEvent(event, ['xstate.done.actor.confirmPayment'])) {
           throw new Error(`action setPayment: unexpected event ${event.type}`);
         }
@@ -171,7 +136,8 @@ export function createCheckoutMachine(deps: CheckoutDeps) {
           error: null
         };
       }),
-      setError: assign(({ event }) => {
+      setError: assign(({ event: sent }) => {
+        const event = received(sent);
         if (!isEvent(event, ['xstate.error.actor.confirmPayment'])) {
           throw new Error(`action setError: unexpected event ${event.type}`);
         }
@@ -199,7 +165,7 @@ export function createCheckoutMachine(deps: CheckoutDeps) {
       })
     },
     actors: {
-      'mirai.v1.BillingService/ConfirmPayment': fromPromise<ConfirmPaymentOutput, { planId: string; paymentMethodId: string; idempotencyKey: string }>(async ({ input }) => {
+      'mirai.v1.BillingService/ConfirmPayment': fromPromise<CheckoutConfirmPaymentOutput, { planId: string; paymentMethodId: string; idempotencyKey: string }>(async ({ input }) => {
         try {
           return await deps.rpc['mirai.v1.BillingService/ConfirmPayment'](input);
         } catch (error) {
@@ -580,3 +546,7 @@ export function createCheckoutMachine(deps: CheckoutDeps) {
     }
   });
 }
+
+/** The machine's type: what a parent flow's `deps.flows` takes, and what
+ * `ActorRefFrom<CheckoutMachine>` types a running `checkout` with. */
+export type CheckoutMachine = ReturnType<typeof createCheckoutMachine>;

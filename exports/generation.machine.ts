@@ -2,6 +2,7 @@
 // change the flow and run `flowcheck export generation`; `flowcheck export --check`
 // fails in CI when this file is stale.
 import { assign, enqueueActions, fromPromise, setup } from 'xstate';
+import { add, compare, equals, expect, field, includes, isEvent, nonempty, toRpcError, type RpcError, type TrackParams, type TrackSink } from './flowcheck-runtime';
 
 /** The data of the `generation` flow (XState context). */
 export interface GenerationContext {
@@ -15,8 +16,14 @@ export interface GenerationContext {
   error: null | string;
 }
 
-/** Machine input: ids and form data to start from; missing fields take the defaults. */
-export type GenerationInput = Partial<GenerationContext>;
+/** Machine input (the flow's `Input`): what a parent or the frontend starts it with.
+ * Required fields have no default (the exported
+ * defaults leave them out); optional ones take the defaults when missing. */
+export interface GenerationInput {
+  courseId: string;
+  kind: 'lessons' | 'outline';
+  idempotencyKey: string;
+}
 
 /** The machine's output once it is done: what a parent running it as a child
  * receives in `xstate.done.actor.<id>`. */
@@ -25,10 +32,9 @@ export interface GenerationOutput {
   outcome: '' | 'cancelled' | 'succeeded';
 }
 
-export const generationDefaults: GenerationContext = {
-  courseId: 'course_1',
-  kind: 'outline',
-  idempotencyKey: 'gen-1',
+/** The context the flow starts from, but for the fields the input gives
+ * (`courseId`, `kind`, `idempotencyKey`): those have no default. */
+export const generationDefaults: Omit<GenerationContext, 'courseId' | 'kind' | 'idempotencyKey'> = {
   jobId: '',
   polls: 0,
   failedStep: '',
@@ -36,141 +42,58 @@ export const generationDefaults: GenerationContext = {
   error: null
 };
 
-export interface StartGenerationOutput {
+export interface GenerationStartGenerationOutput {
   jobId: string;
 }
 
-export interface GetGenerationJobOutput {
+export interface GenerationGetGenerationJobOutput {
   jobId: string;
   status: string;
   failureReason?: string;
 }
 
-export interface CancelGenerationOutput {
+export interface GenerationCancelGenerationOutput {
   jobId: string;
 }
 
-/** Every event the machine handles: user events, raised events, invoke outcomes. */
+/** The events users send (and the flow raises); a payload field with a default may
+ * be left out. */
 export type GenerationEvent =
   | { type: 'GENERATION_CANCELLED' }
-  | { type: 'RETRY'; idempotencyKey: string }
-  | { type: 'xstate.done.actor.startGeneration'; output: StartGenerationOutput }
+  | { type: 'RETRY'; idempotencyKey?: string };
+
+/** Events XState delivers to the machine itself (invoke outcomes, delays, done
+ * states): its guards and actions read them, users never send them. */
+export type GenerationInternalEvent =
+  | { type: 'xstate.done.actor.startGeneration'; output: GenerationStartGenerationOutput }
   | { type: 'xstate.error.actor.startGeneration'; error: RpcError }
-  | { type: 'xstate.done.actor.getGenerationJob'; output: GetGenerationJobOutput }
+  | { type: 'xstate.done.actor.getGenerationJob'; output: GenerationGetGenerationJobOutput }
   | { type: 'xstate.error.actor.getGenerationJob'; error: RpcError }
-  | { type: 'xstate.done.actor.cancelGeneration'; output: CancelGenerationOutput }
+  | { type: 'xstate.done.actor.cancelGeneration'; output: GenerationCancelGenerationOutput }
   | { type: 'xstate.error.actor.cancelGeneration'; error: RpcError }
   | { type: 'xstate.after.POLL_INTERVAL.waiting' };
 
-function isEvent<T extends GenerationEvent['type']>(
-  event: GenerationEvent,
-  types: readonly T[]
-): event is Extract<GenerationEvent, { type: T }> {
-  return (types as readonly string[]).includes(event.type);
+/** The event as the machine's implementations receive it: XState's typing knows
+ * only `GenerationEvent`, but it delivers the internal events to them as well. */
+function received(event: GenerationEvent): GenerationEvent | GenerationInternalEvent {
+  return event;
 }
+
+/** The tags of the flow's states (`snapshot.hasTag(...)`). */
+export type GenerationTag = 'abandoned' | 'failure' | 'success';
 
 /** What the caller injects. */
 export interface GenerationDeps {
   /** The analytics sink: every `track` action calls it. */
-  track: (event: string, properties: Record<string, unknown>) => void;
+  track: TrackSink;
   /** One function per Connect-RPC method; reject with an error carrying its code. */
   rpc: {
-    'mirai.v1.GenerationService/StartGeneration': (input: { courseId: string; kind: string; idempotencyKey: string }) => Promise<StartGenerationOutput>;
-    'mirai.v1.GenerationService/GetGenerationJob': (input: { jobId: string }) => Promise<GetGenerationJobOutput>;
-    'mirai.v1.GenerationService/CancelGeneration': (input: { jobId: string }) => Promise<CancelGenerationOutput>;
+    'mirai.v1.GenerationService/StartGeneration': (input: { courseId: string; kind: string; idempotencyKey: string }) => Promise<GenerationStartGenerationOutput>;
+    'mirai.v1.GenerationService/GetGenerationJob': (input: { jobId: string }) => Promise<GenerationGetGenerationJobOutput>;
+    'mirai.v1.GenerationService/CancelGeneration': (input: { jobId: string }) => Promise<GenerationCancelGenerationOutput>;
   };
   /** Delay overrides in ms (default 2000). */
   delays?: Partial<Record<'POLL_INTERVAL', number>>;
-}
-
-/** Params of the `track` action: literal properties plus copied context fields. */
-export interface TrackParams {
-  event: string;
-  properties: Readonly<Record<string, unknown>>;
-  include: readonly (keyof GenerationContext)[];
-}
-
-/** Reads a dotted path; a missing part reads as null (flowcheck's semantics). */
-function field(value: unknown, ...path: readonly string[]): unknown {
-  let current: unknown = value;
-  for (const key of path) {
-    if (current === null || typeof current !== 'object' || !(key in current)) return null;
-    current = (current as Record<string, unknown>)[key];
-  }
-  return current ?? null;
-}
-
-function nonempty(value: unknown): boolean {
-  if (value === null || value === undefined || value === '') return false;
-  return !(Array.isArray(value) && value.length === 0);
-}
-
-function equals(a: unknown, b: unknown): boolean {
-  if ((a === null || a === undefined) && (b === null || b === undefined)) return true;
-  if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((x, i) => equals(x, b[i]));
-  }
-  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
-    const ra = a as Record<string, unknown>;
-    const rb = b as Record<string, unknown>;
-    const keys = Object.keys(ra);
-    return keys.length === Object.keys(rb).length &&
-      keys.every((k) => k in rb && equals(ra[k], rb[k]));
-  }
-  return false;
-}
-
-function compare(op: 'lt' | 'le' | 'gt' | 'ge', a: unknown, b: unknown): boolean {
-  if (a === null || a === undefined || b === null || b === undefined) return false;
-  if (!((typeof a === 'number' && typeof b === 'number') ||
-        (typeof a === 'string' && typeof b === 'string'))) {
-    throw new TypeError(`cannot compare ${JSON.stringify(a)} with ${JSON.stringify(b)}`);
-  }
-  switch (op) {
-    case 'lt': return a < b;
-    case 'le': return a <= b;
-    case 'gt': return a > b;
-    default: return a >= b;
-  }
-}
-
-function includes(item: unknown, collection: unknown): boolean {
-  if (collection === null || collection === undefined) return false;
-  if (typeof collection === 'string') return typeof item === 'string' && collection.includes(item);
-  if (Array.isArray(collection)) return collection.some((x) => equals(x, item));
-  throw new TypeError(`'in' needs a list or a string, got ${JSON.stringify(collection)}`);
-}
-
-function add(a: unknown, b: unknown): number {
-  const x = a ?? 0;
-  if (typeof x !== 'number' || typeof b !== 'number') {
-    throw new TypeError(`add() of ${JSON.stringify(a)} and ${JSON.stringify(b)}`);
-  }
-  return x + b;
-}
-
-/** A value read as unknown, checked before it lands in a typed context field. */
-function expect<T>(value: unknown, check: (v: unknown) => v is T, what: string): T {
-  if (!check(value)) throw new TypeError(`${what}: unexpected value ${JSON.stringify(value)}`);
-  return value;
-}
-
-/** Connect codes as flowcheck names them; connect-es reports them as numbers. */
-const CONNECT_CODES = ['canceled', 'unknown', 'invalid_argument', 'deadline_exceeded', 'not_found', 'already_exists', 'permission_denied', 'resource_exhausted', 'failed_precondition', 'aborted', 'out_of_range', 'unimplemented', 'internal', 'unavailable', 'data_loss', 'unauthenticated'] as const;
-
-/** The error an RPC actor rejects with, reduced to its Connect code. */
-export interface RpcError {
-  code: string;
-}
-
-function toRpcError(error: unknown): RpcError {
-  const code = field(error, 'code');
-  if (typeof code === 'string') return { code };
-  if (typeof code === 'number' && code >= 1 && code <= CONNECT_CODES.length) {
-    return { code: CONNECT_CODES[code - 1] ?? 'unknown' };
-  }
-  return { code: 'unknown' };
 }
 
 /** The `generation` machine, with the caller's actors, analytics sink and actions. */
@@ -181,21 +104,30 @@ export function createGenerationMachine(deps: GenerationDeps) {
       events: GenerationEvent;
       input: GenerationInput;
       output: GenerationOutput;
+      tags: GenerationTag;
+      children: {
+        startGeneration: 'mirai.v1.GenerationService/StartGeneration';
+        getGenerationJob: 'mirai.v1.GenerationService/GetGenerationJob';
+        cancelGeneration: 'mirai.v1.GenerationService/CancelGeneration';
+      };
     },
     guards: {
-      jobSucceeded: ({ event }) => {
+      jobSucceeded: ({ event: sent }) => {
+        const event = received(sent);
         if (!isEvent(event, ['xstate.done.actor.getGenerationJob'])) {
           throw new Error(`guard jobSucceeded: unexpected event ${event.type}`);
         }
         return equals(event.output.status, 'succeeded');
       },
-      jobFailed: ({ event }) => {
+      jobFailed: ({ event: sent }) => {
+        const event = received(sent);
         if (!isEvent(event, ['xstate.done.actor.getGenerationJob'])) {
           throw new Error(`guard jobFailed: unexpected event ${event.type}`);
         }
         return equals(event.output.status, 'failed');
       },
-      pollAgain: ({ context, event }) => {
+      pollAgain: ({ context, event: sent }) => {
+        const event = received(sent);
         if (!isEvent(event, ['xstate.done.actor.getGenerationJob'])) {
           throw new Error(`guard pollAgain: unexpected event ${event.type}`);
         }
@@ -208,16 +140,17 @@ export function createGenerationMachine(deps: GenerationDeps) {
         if (!isEvent(event, ['RETRY'])) {
           throw new Error(`guard newIdempotencyKeyGiven: unexpected event ${event.type}`);
         }
-        return nonempty(event.idempotencyKey);
+        return nonempty((event.idempotencyKey ?? ''));
       }
     },
     actions: {
-      track: ({ context }, params: TrackParams) => {
+      track: ({ context }, params: TrackParams<GenerationContext>) => {
         const properties: Record<string, unknown> = { ...params.properties };
         for (const name of params.include) properties[name] = context[name];
         deps.track(params.event, properties);
       },
-      setJob: assign(({ event }) => {
+      setJob: assign(({ event: sent }) => {
+        const event = received(sent);
         if (!isEvent(event, ['xstate.done.actor.startGeneration'])) {
           throw new Error(`action setJob: unexpected event ${event.type}`);
         }
@@ -227,7 +160,8 @@ export function createGenerationMachine(deps: GenerationDeps) {
           error: null
         };
       }),
-      enqueueFailed: assign(({ event }) => {
+      enqueueFailed: assign(({ event: sent }) => {
+        const event = received(sent);
         if (!isEvent(event, ['xstate.error.actor.startGeneration'])) {
           throw new Error(`action enqueueFailed: unexpected event ${event.type}`);
         }
@@ -256,7 +190,8 @@ export function createGenerationMachine(deps: GenerationDeps) {
           polls: add(context.polls, 1)
         };
       }),
-      pollFailed: assign(({ event }) => {
+      pollFailed: assign(({ event: sent }) => {
+        const event = received(sent);
         if (!isEvent(event, ['xstate.error.actor.getGenerationJob'])) {
           throw new Error(`action pollFailed: unexpected event ${event.type}`);
         }
@@ -265,7 +200,8 @@ export function createGenerationMachine(deps: GenerationDeps) {
           failedStep: 'polling'
         };
       }),
-      cancelFailed: assign(({ event }) => {
+      cancelFailed: assign(({ event: sent }) => {
+        const event = received(sent);
         if (!isEvent(event, ['xstate.error.actor.cancelGeneration'])) {
           throw new Error(`action cancelFailed: unexpected event ${event.type}`);
         }
@@ -288,7 +224,7 @@ export function createGenerationMachine(deps: GenerationDeps) {
           throw new Error(`action startNewJob: unexpected event ${event.type}`);
         }
         return {
-          idempotencyKey: event.idempotencyKey,
+          idempotencyKey: (event.idempotencyKey ?? ''),
           jobId: '',
           polls: 0,
           error: null
@@ -302,21 +238,21 @@ export function createGenerationMachine(deps: GenerationDeps) {
       })
     },
     actors: {
-      'mirai.v1.GenerationService/StartGeneration': fromPromise<StartGenerationOutput, { courseId: string; kind: string; idempotencyKey: string }>(async ({ input }) => {
+      'mirai.v1.GenerationService/StartGeneration': fromPromise<GenerationStartGenerationOutput, { courseId: string; kind: string; idempotencyKey: string }>(async ({ input }) => {
         try {
           return await deps.rpc['mirai.v1.GenerationService/StartGeneration'](input);
         } catch (error) {
           throw toRpcError(error);
         }
       }),
-      'mirai.v1.GenerationService/GetGenerationJob': fromPromise<GetGenerationJobOutput, { jobId: string }>(async ({ input }) => {
+      'mirai.v1.GenerationService/GetGenerationJob': fromPromise<GenerationGetGenerationJobOutput, { jobId: string }>(async ({ input }) => {
         try {
           return await deps.rpc['mirai.v1.GenerationService/GetGenerationJob'](input);
         } catch (error) {
           throw toRpcError(error);
         }
       }),
-      'mirai.v1.GenerationService/CancelGeneration': fromPromise<CancelGenerationOutput, { jobId: string }>(async ({ input }) => {
+      'mirai.v1.GenerationService/CancelGeneration': fromPromise<GenerationCancelGenerationOutput, { jobId: string }>(async ({ input }) => {
         try {
           return await deps.rpc['mirai.v1.GenerationService/CancelGeneration'](input);
         } catch (error) {
@@ -836,3 +772,7 @@ export function createGenerationMachine(deps: GenerationDeps) {
     }
   });
 }
+
+/** The machine's type: what a parent flow's `deps.flows` takes, and what
+ * `ActorRefFrom<GenerationMachine>` types a running `generation` with. */
+export type GenerationMachine = ReturnType<typeof createGenerationMachine>;

@@ -53,7 +53,7 @@ function Generating(props: { what: string; child: GenerationActor | undefined })
   const { child } = props;
   const value = useSelector(child, (s) => s?.value);
   const failure = typeof value === 'object' ? value.failure : undefined;
-  const retry = () => child?.send({ type: 'RETRY', idempotencyKey: '' });
+  const retry = () => child?.send({ type: 'RETRY' });
   const stop = () => child?.send({ type: 'GENERATION_CANCELLED' });
   if (failure === 'network_error' || failure === 'timed_out' || failure === 'cancel_failed') {
     const why =

@@ -5,10 +5,10 @@
  * Connect code so that the wizard's failure screens are reachable.
  */
 import type {
+  CourseBuilderCreateCourseOutput,
   CourseBuilderDeps,
-  CreateCourseOutput,
-  PublishCourseOutput,
-  SetCourseTargetingOutput,
+  CourseBuilderPublishCourseOutput,
+  CourseBuilderSetCourseTargetingOutput,
 } from '../../../exports/course_builder.machine';
 import type { GenerationDeps } from '../../../exports/generation.machine';
 
@@ -100,21 +100,21 @@ export function createFakeBackend(options: FakeBackendOptions = {}): FakeBackend
 
   const courseService: CourseBuilderDeps['rpc'] = {
     'mirai.v1.CourseService/CreateCourse': (input) =>
-      call('mirai.v1.CourseService/CreateCourse', (): CreateCourseOutput => {
+      call('mirai.v1.CourseService/CreateCourse', (): CourseBuilderCreateCourseOutput => {
         if (input.title.trim() === '') throw new ConnectError('invalid_argument', 'title is empty');
         const courseId = `course_${nextId++}`;
         courses.set(courseId, { ...input, smeIds: [], audienceIds: [], publishedUrl: null });
         return { courseId };
       }),
     'mirai.v1.CourseService/SetCourseTargeting': (input) =>
-      call('mirai.v1.CourseService/SetCourseTargeting', (): SetCourseTargetingOutput => {
+      call('mirai.v1.CourseService/SetCourseTargeting', (): CourseBuilderSetCourseTargetingOutput => {
         const found = course(input.courseId);
         found.smeIds = [...input.smeIds];
         found.audienceIds = [...input.audienceIds];
         return { courseId: input.courseId };
       }),
     'mirai.v1.CourseService/PublishCourse': (input) =>
-      call('mirai.v1.CourseService/PublishCourse', (): PublishCourseOutput => {
+      call('mirai.v1.CourseService/PublishCourse', (): CourseBuilderPublishCourseOutput => {
         const found = course(input.courseId);
         found.publishedUrl = `https://learn.example.com/courses/${input.courseId}`;
         return { courseId: input.courseId, publishedUrl: found.publishedUrl };

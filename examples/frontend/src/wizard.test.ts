@@ -98,7 +98,7 @@ describe('the exported course builder machine', () => {
     // The course builder still runs the generating step: the child handles its own errors.
     expect(actor.getSnapshot().value).toBe('generatingOutline');
 
-    child.send({ type: 'RETRY', idempotencyKey: '' });
+    child.send({ type: 'RETRY' });
     const review = await waitFor(actor, (s) => s.matches('reviewingOutline'));
     expect(backend.jobs.get(review.context.outlineJobId)?.idempotencyKey).toBe('gen-1');
     expect(backend.calls.filter((m) => m.endsWith('/StartGeneration'))).toHaveLength(2);

@@ -13,7 +13,10 @@
 import type { ActorRefFrom } from 'xstate';
 
 import { createCourseBuilderMachine } from '../../../exports/course_builder.machine';
-import { createGenerationMachine } from '../../../exports/generation.machine';
+import {
+  createGenerationMachine,
+  type GenerationMachine,
+} from '../../../exports/generation.machine';
 import type { Analytics } from './analytics';
 import type { GenerationService } from './backend';
 
@@ -41,7 +44,7 @@ export function createWizardMachine(deps: WizardDeps) {
 export type WizardMachine = ReturnType<typeof createWizardMachine>;
 
 /** A running generation child, as the screen talks to it. */
-export type GenerationActor = ActorRefFrom<ReturnType<typeof createGenerationMachine>>;
+export type GenerationActor = ActorRefFrom<GenerationMachine>;
 
 let keys = 0;
 

@@ -1,246 +1,56 @@
-"""Chart -> XState v5 machine config (plain JSON, never ``machine.toJSON()`` output).
+"""The export's files: per flow its XState v5 config, manifest and typed module; for
+the whole directory the runtime the modules share, the config schema and a README.
 
-The config is what ``createMachine`` takes: every state carries its explicit
-``id`` (so ``#id`` targets, ``xstate.done.state.<id>`` and
-``xstate.after.<delay>.<id>`` events all use flowcheck's state ids), every
-invoke its explicit ``id``, guards and actions are ``{"type", "params"}``
-objects naming implementations the manifest lists. Keys come out in one fixed
-order, so the same chart always gives the same bytes.
-
-Expressions (invoke ``input``, the machine's and final states' ``output``) are
-written as flowcheck expression JSON (``{"ref": "context.planId"}``); the typed
-module turns them into functions, the manifest documents them.
+The layers, lowest first: :mod:`~flowcheck.formats.xstate.config` (Chart -> config
+JSON, and the JSON helpers and transition order everything else shares),
+:mod:`~flowcheck.formats.xstate.manifest` and :mod:`~flowcheck.formats.xstate.typescript`
+(both read the chart in the config's order), :mod:`~flowcheck.formats.xstate.runtime`
+(the shared TypeScript), and this module, which puts them together.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from flowcheck.chart.model import (
-    Action,
-    Assign,
-    Chart,
-    Guard,
-    Raise,
-    SendParent,
-    State,
-    Track,
-    Transition,
-    action_name,
-    after_event,
-    done_actor,
-    done_state,
-    error_actor,
+from flowcheck.chart.model import Chart
+from flowcheck.formats.xstate.config import (
+    DEFAULT_DELAY_MS,
+    ExportError,
+    JsonObject,
+    action_config,
+    dumps,
+    export_config,
+    export_order,
+    exported_transitions,
+    guard_config,
+    reenter_matters,
+    to_json_value,
+    transition_config,
 )
-from flowcheck.errors import FlowcheckError
+from flowcheck.formats.xstate.manifest import build_manifest
+from flowcheck.formats.xstate.runtime import RUNTIME_FILE, render_runtime
+from flowcheck.formats.xstate.schema import SCHEMA_FILE, config_schema, validate_config
+from flowcheck.formats.xstate.typescript import render_module
 
-JsonObject = dict[str, Any]
-
-
-class ExportError(FlowcheckError):
-    """A chart that cannot be written as an XState config."""
-
-
-def dumps(data: Any) -> str:
-    """The one JSON layout of every exported file: 2-space indent, final newline."""
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-
-
-def export_config(chart: Chart) -> JsonObject:
-    """The XState v5 config of ``chart`` as plain JSON data, keys in a fixed order."""
-    states = chart.state_map()
-    root: JsonObject = {"id": chart.id}
-    if chart.description:
-        root["description"] = chart.description
-    root["initial"] = chart.initial
-    root["context"] = {f.name: to_json_value(f.default) for f in chart.context}
-    if chart.entry:
-        root["entry"] = [action_config(a) for a in chart.entry]
-    if chart.output:
-        root["output"] = {k: v.to_json() for k, v in chart.output}
-    root["states"] = {sid: _state_node(states[sid], states) for sid in chart.top_level()}
-    return root
-
-
-def to_json_value(value: Any) -> Any:
-    if isinstance(value, tuple | list):
-        return [to_json_value(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_json_value(v) for k, v in value.items()}
-    return value
-
-
-def action_config(action: Action) -> JsonObject:
-    """One action as XState's ``{"type", "params"}`` object."""
-    if isinstance(action, Track):
-        return {
-            "type": "track",
-            "params": {
-                "event": action.event,
-                "properties": {k: to_json_value(v) for k, v in action.properties},
-                "include": list(action.include),
-            },
-        }
-    if isinstance(action, Assign | Raise | SendParent):
-        return {"type": action_name(action)}
-    out: JsonObject = {"type": action.name}
-    if action.params:
-        out["params"] = {k: to_json_value(v) for k, v in action.params}
-    return out
-
-
-def guard_config(guard: Guard, where: str) -> JsonObject:
-    if guard.negated:
-        # XState's not() is a function, not JSON: a negated guard needs its own name.
-        raise ExportError(
-            f"{where}: guard {guard.name!r} is negated and opaque; XState JSON cannot express "
-            "not(...): declare a named guard for the negation"
-        )
-    return {"type": guard.name}
-
-
-def reenter_matters(t: Transition, states: dict[str, State]) -> bool:
-    """``reenter`` changes behaviour only when every target is the source or inside it,
-    or may be at run time: a history state can restore the source itself."""
-    return bool(t.targets) and all(
-        x == t.source or _is_inside(x, t.source, states) or states[x].kind == "history"
-        for x in t.targets
-    )
-
-
-def _is_inside(state_id: str, ancestor: str, states: dict[str, State]) -> bool:
-    parent = states[state_id].parent
-    while parent is not None:
-        if parent == ancestor:
-            return True
-        parent = states[parent].parent
-    return False
-
-
-def transition_config(t: Transition, states: dict[str, State]) -> JsonObject:
-    out: JsonObject = {}
-    if t.targets:
-        targets = [f"#{x}" for x in t.targets]
-        out["target"] = targets[0] if len(targets) == 1 else targets
-    if t.guard is not None:
-        out["guard"] = guard_config(t.guard, f"transition {t.event or 'always'} of {t.source!r}")
-    if t.actions:
-        out["actions"] = [action_config(a) for a in t.actions]
-    if t.reenter and reenter_matters(t, states):
-        out["reenter"] = True
-    return out
-
-
-def export_order(s: State) -> list[Transition]:
-    """A state's transitions in the order its exported config lists them (invoke outcomes,
-    ``on`` grouped by event, ``after``, ``always``, ``onDone``), which is also the order an
-    import reads them back in. Whatever is derived from the transitions (the manifest, the
-    typed module) follows this order, so that an imported export exports the same bytes."""
-    done = {done_actor(i.id): i.id for i in s.invokes}
-    error = {error_actor(i.id): i.id for i in s.invokes}
-    outcomes: dict[str, list[Transition]] = {}
-    on: dict[str, list[Transition]] = {}
-    after: dict[str, list[Transition]] = {}
-    always: list[Transition] = []
-    on_done: list[Transition] = []
-    for t in s.transitions:
-        if t.event is None:
-            always.append(t)
-        elif t.event == done_state(s.id) and s.kind in ("compound", "parallel"):
-            on_done.append(t)
-        elif t.event in done:
-            outcomes.setdefault(f"{done[t.event]}\0done", []).append(t)
-        elif t.event in error:
-            outcomes.setdefault(f"{error[t.event]}\0error", []).append(t)
-        elif t.delay is not None and t.event == after_event(t.delay, s.id):
-            after.setdefault(t.delay, []).append(t)
-        else:
-            on.setdefault(t.event, []).append(t)
-    ordered = [t for i in s.invokes for key in ("done", "error")
-               for t in outcomes.get(f"{i.id}\0{key}", [])]
-    for group in (*on.values(), *after.values()):
-        ordered.extend(group)
-    return ordered + always + on_done
-
-
-def exported_transitions(chart: Chart) -> list[Transition]:
-    """Every transition of the chart, state by state, in :func:`export_order`."""
-    return [t for s in chart.states for t in export_order(s)]
-
-
-def _state_node(s: State, states: dict[str, State]) -> JsonObject:
-    node: JsonObject = {"id": s.id}
-    if s.kind in ("final", "parallel", "history"):
-        node["type"] = s.kind
-    if s.kind == "history" and s.history == "deep":
-        node["history"] = "deep"
-    if s.description:
-        node["description"] = s.description
-    if s.tags:
-        node["tags"] = list(s.tags)
-    if s.initial:
-        node["initial"] = s.initial
-    if s.entry:
-        node["entry"] = [action_config(a) for a in s.entry]
-    if s.exit:
-        node["exit"] = [action_config(a) for a in s.exit]
-
-    invoke_done = {done_actor(i.id): i.id for i in s.invokes}
-    invoke_error = {error_actor(i.id): i.id for i in s.invokes}
-    on: dict[str, list[JsonObject]] = {}
-    after: dict[str, list[JsonObject]] = {}
-    always: list[JsonObject] = []
-    on_done: list[JsonObject] = []
-    outcomes: dict[str, dict[str, list[JsonObject]]] = {i.id: {} for i in s.invokes}
-    for t in s.transitions:
-        if t.source != s.id:
-            raise ExportError(f"transition {t.event} listed on {s.id!r} has source {t.source!r}")
-        cfg = transition_config(t, states)
-        if t.event is None:
-            always.append(cfg)
-        elif t.event == done_state(s.id) and s.kind in ("compound", "parallel"):
-            on_done.append(cfg)
-        elif t.event in invoke_done:
-            outcomes[invoke_done[t.event]].setdefault("onDone", []).append(cfg)
-        elif t.event in invoke_error:
-            outcomes[invoke_error[t.event]].setdefault("onError", []).append(cfg)
-        elif t.delay is not None and t.event == after_event(t.delay, s.id):
-            after.setdefault(t.delay, []).append(cfg)
-        else:
-            on.setdefault(t.event, []).append(cfg)
-    if s.invokes:
-        invokes: list[JsonObject] = []
-        for inv in s.invokes:
-            item: JsonObject = {"id": inv.id, "src": inv.src}
-            if inv.input:
-                item["input"] = {k: v.to_json() for k, v in inv.input}
-            for key in ("onDone", "onError"):
-                if key in outcomes[inv.id]:
-                    item[key] = outcomes[inv.id][key]
-            invokes.append(item)
-        node["invoke"] = invokes
-    if on:
-        node["on"] = on
-    if after:
-        node["after"] = after
-    if always:
-        node["always"] = always
-    if on_done:
-        node["onDone"] = on_done
-    if s.output:
-        node["output"] = {k: v.to_json() for k, v in s.output}
-    if s.children:
-        node["states"] = {c: _state_node(states[c], states) for c in s.children}
-    return node
+__all__ = [
+    "DEFAULT_DELAY_MS",
+    "README",
+    "ExportError",
+    "JsonObject",
+    "action_config",
+    "dumps",
+    "export_config",
+    "export_files",
+    "export_order",
+    "exported_transitions",
+    "guard_config",
+    "reenter_matters",
+    "shared_files",
+    "to_json_value",
+    "transition_config",
+]
 
 
 def export_files(chart: Chart, name: str | None = None) -> dict[str, str]:
     """The three exported files of one chart, by file name, schema-checked, as text."""
-    from flowcheck.formats.xstate.manifest import build_manifest
-    from flowcheck.formats.xstate.schema import validate_config
-    from flowcheck.formats.xstate.typescript import render_module
-
     stem = name or chart.name
     config = export_config(chart)
     validate_config(config, f"{stem}.json")
@@ -265,9 +75,20 @@ Generated by `flowcheck export` from the flows in `machines/`. Per flow:
 - `<name>.machine.ts`: `create<Flow>Machine(deps)`, a typed
   `setup({types, guards, actions, actors, delays}).createMachine(...)` with the
   guards and assigns implemented; RPC calls, child flows, the analytics sink
-  and custom actions are injected through `deps`.
+  and custom actions are injected through `deps`. Its types: `<Flow>Context`,
+  `<Flow>Input` (the flow's `Input`: required fields have no default),
+  `<Flow>Event` (what users send), `<Flow>InternalEvent` (what XState
+  delivers to the machine itself), `<Flow>Tag`, `<Flow>Deps`, `<Flow>Machine`.
+  A flow that runs child flows takes their machines in `deps.flows` and types
+  its `snapshot.children` with them; it imports `./<child>.machine`.
 - `<name>.manifest.json`: what the frontend must provide (guards, actions,
-  actors, delays), the context and event payload shapes, and the tracking plan.
+  actors, delays), the context, input and event payload shapes, and the
+  tracking plan.
+
+`flowcheck-runtime.ts` is the code every `<name>.machine.ts` imports (the
+expression helpers and the shared types `RpcError`, `TrackParams`,
+`TrackSink`). No two modules export the same name, so one barrel can
+`export *` from all of them.
 
 `xstate-config.schema.json` is the JSON Schema every `<name>.json` is checked
 against before it is written.
@@ -283,6 +104,8 @@ files when this directory does not match the flows.
 
 def shared_files() -> dict[str, str]:
     """Files of the export directory that do not belong to one flow."""
-    from flowcheck.formats.xstate.schema import SCHEMA_FILE, config_schema
-
-    return {SCHEMA_FILE: dumps(config_schema()), "README.md": README}
+    return {
+        SCHEMA_FILE: dumps(config_schema()),
+        RUNTIME_FILE: render_runtime(),
+        "README.md": README,
+    }

@@ -5,7 +5,8 @@ action (assigns with their updates, ``track``, raises, sends to the parent
 flow with their event, custom actions with their params), every actor
 (Connect-RPC methods and child flows, with each invoke's input, example outputs
 and the error codes the flow routes), every named delay with a default, the
-context and event payload shapes, the machine's output (what a parent running
+context, input and event payload shapes (and which input and payload fields a
+sender must give), the machine's output (what a parent running
 the flow as a child receives, with its types), and the tracking plan: every
 telemetry event with its properties and the states that send it. The conformance
 harness builds XState implementations from it.
@@ -28,15 +29,15 @@ from flowcheck.chart.model import (
     Track,
     action_name,
 )
-from flowcheck.formats.xstate.export import (
+from flowcheck.formats.xstate.config import (
+    DEFAULT_DELAY_MS,
     ExportError,
     JsonObject,
     export_order,
     exported_transitions,
+    required,
     to_json_value,
 )
-
-DEFAULT_DELAY_MS = 2000
 
 
 def field_json(f: DataField) -> JsonObject:
@@ -48,6 +49,12 @@ def field_json(f: DataField) -> JsonObject:
         "examples": to_json_value(f.examples),
         "enum": to_json_value(f.enum),
     }
+
+
+def given_field_json(f: DataField) -> JsonObject:
+    """A payload or input field: also whether the sender must give it (no default, not
+    nullable); one left out takes its default."""
+    return {**field_json(f), "required": required(f)}
 
 
 def _all_actions(chart: Chart) -> list[tuple[str, Action]]:
@@ -124,12 +131,13 @@ def build_manifest(chart: Chart) -> JsonObject:
         "flow": chart.id,
         "name": chart.name,
         "context": [field_json(f) for f in chart.context],
+        "input": None if chart.input is None else [given_field_json(f) for f in chart.input],
         "output": output_spec(chart),
         "events": [
             {
                 "name": e.name,
                 "description": e.description,
-                "payload": [field_json(f) for f in e.payload],
+                "payload": [given_field_json(f) for f in e.payload],
             }
             for e in chart.events
         ],

@@ -1,16 +1,24 @@
 """Chart -> a typed TypeScript module: ``setup({types, guards, actions, actors, delays})``.
 
-The module exports the context interface, the event union, the input type, the
-output type (when the flow declares an output) and
+The module exports the context interface, the input type (the flow's ``Input``
+model when it declares one: its required fields are required, and the
+exported defaults leave them out), the output type (when the flow declares an
+output), the event union users send (payload fields with a default are
+optional), the internal events XState delivers to the machine itself (invoke
+outcomes, delays, done states: kept out of what users may send), the tags, and
 ``create<Flow>Machine(deps)``, where ``deps`` injects what only the frontend
-has: one function per Connect-RPC method, the child flows' actor logic, the
-analytics sink, custom actions and optional delay overrides. Declarative
-guards and assigns are generated as TypeScript from their expression trees,
-with the same semantics as flowcheck's evaluator (missing fields read as
-``null``, Python truthiness, set-like ``append``). The code is ``strict``-clean
+has: one function per Connect-RPC method, the child flows' machines (typed:
+a child's snapshot and ``send`` are its own flow's), the analytics sink,
+custom actions and optional delay overrides. Declarative guards and assigns
+are generated as TypeScript from their expression trees, calling the shared
+runtime (:mod:`flowcheck.formats.xstate.runtime`). The code is ``strict``-clean
 and has no ``any``: event fields are read after narrowing the event to the
 types the chart can deliver there, or through ``field()`` as ``unknown`` and
 checked at run time before they land in a typed context field.
+
+Exported names start with the flow's name in PascalCase (its module name,
+``course_builder`` -> ``CourseBuilder``), so that modules never export the same
+name; a child flow ``generation`` is imported from ``./generation.machine``.
 """
 
 from __future__ import annotations
@@ -35,14 +43,16 @@ from flowcheck.chart.model import (
     done_actor,
     error_actor,
 )
-from flowcheck.formats.xstate.export import (
+from flowcheck.formats.xstate.config import (
+    DEFAULT_DELAY_MS,
     JsonObject,
     export_config,
     export_order,
     exported_transitions,
+    required,
     to_json_value,
 )
-from flowcheck.formats.xstate.manifest import DEFAULT_DELAY_MS
+from flowcheck.formats.xstate.runtime import HELPERS, RUNTIME_MODULE
 
 TsType = frozenset[str]
 UNKNOWN: TsType = frozenset({"unknown"})
@@ -54,123 +64,13 @@ STRING_ARRAY: TsType = frozenset({"string[]"})
 
 ALL_EVENTS = None  # an implementation that may see any event (entry, exit, eventless)
 
+INTERNAL_PREFIXES = ("xstate.done.actor.", "xstate.error.actor.", "xstate.after.",
+                     "xstate.done.state.")
+"""Events XState raises for the machine itself; users never send them."""
+
 _IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 
-_CONNECT_CODES = (
-    "canceled", "unknown", "invalid_argument", "deadline_exceeded", "not_found",
-    "already_exists", "permission_denied", "resource_exhausted", "failed_precondition",
-    "aborted", "out_of_range", "unimplemented", "internal", "unavailable", "data_loss",
-    "unauthenticated",
-)
-
-_HELPERS: dict[str, str] = {
-    "field": """\
-/** Reads a dotted path; a missing part reads as null (flowcheck's semantics). */
-function field(value: unknown, ...path: readonly string[]): unknown {
-  let current: unknown = value;
-  for (const key of path) {
-    if (current === null || typeof current !== 'object' || !(key in current)) return null;
-    current = (current as Record<string, unknown>)[key];
-  }
-  return current ?? null;
-}""",
-    "truthy": """\
-/** Python truthiness: empty strings, arrays and objects, 0 and null are false. */
-function truthy(value: unknown): boolean {
-  if (Array.isArray(value)) return value.length > 0;
-  if (value !== null && typeof value === 'object') return Object.keys(value).length > 0;
-  return Boolean(value);
-}""",
-    "nonempty": """\
-function nonempty(value: unknown): boolean {
-  if (value === null || value === undefined || value === '') return false;
-  return !(Array.isArray(value) && value.length === 0);
-}""",
-    "count": """\
-function count(value: unknown): number {
-  if (value === null || value === undefined) return 0;
-  if (typeof value === 'string' || Array.isArray(value)) return value.length;
-  throw new TypeError(`count() of ${JSON.stringify(value)}`);
-}""",
-    "equals": """\
-function equals(a: unknown, b: unknown): boolean {
-  if ((a === null || a === undefined) && (b === null || b === undefined)) return true;
-  if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((x, i) => equals(x, b[i]));
-  }
-  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
-    const ra = a as Record<string, unknown>;
-    const rb = b as Record<string, unknown>;
-    const keys = Object.keys(ra);
-    return keys.length === Object.keys(rb).length &&
-      keys.every((k) => k in rb && equals(ra[k], rb[k]));
-  }
-  return false;
-}""",
-    "compare": """\
-function compare(op: 'lt' | 'le' | 'gt' | 'ge', a: unknown, b: unknown): boolean {
-  if (a === null || a === undefined || b === null || b === undefined) return false;
-  if (!((typeof a === 'number' && typeof b === 'number') ||
-        (typeof a === 'string' && typeof b === 'string'))) {
-    throw new TypeError(`cannot compare ${JSON.stringify(a)} with ${JSON.stringify(b)}`);
-  }
-  switch (op) {
-    case 'lt': return a < b;
-    case 'le': return a <= b;
-    case 'gt': return a > b;
-    default: return a >= b;
-  }
-}""",
-    "includes": """\
-function includes(item: unknown, collection: unknown): boolean {
-  if (collection === null || collection === undefined) return false;
-  if (typeof collection === 'string') return typeof item === 'string' && collection.includes(item);
-  if (Array.isArray(collection)) return collection.some((x) => equals(x, item));
-  throw new TypeError(`'in' needs a list or a string, got ${JSON.stringify(collection)}`);
-}""",
-    "append": """\
-/** ``seq`` plus ``item`` at the end unless already present. */
-function append<T>(seq: readonly T[] | null, item: T): T[] {
-  const list = seq ?? [];
-  return list.some((x) => equals(x, item)) ? [...list] : [...list, item];
-}""",
-    "remove": """\
-function remove<T>(seq: readonly T[] | null, item: T): T[] {
-  return (seq ?? []).filter((x) => !equals(x, item));
-}""",
-    "add": """\
-function add(a: unknown, b: unknown): number {
-  const x = a ?? 0;
-  if (typeof x !== 'number' || typeof b !== 'number') {
-    throw new TypeError(`add() of ${JSON.stringify(a)} and ${JSON.stringify(b)}`);
-  }
-  return x + b;
-}""",
-    "expect": """\
-/** A value read as unknown, checked before it lands in a typed context field. */
-function expect<T>(value: unknown, check: (v: unknown) => v is T, what: string): T {
-  if (!check(value)) throw new TypeError(`${what}: unexpected value ${JSON.stringify(value)}`);
-  return value;
-}""",
-    "rpcError": """\
-/** Connect codes as flowcheck names them; connect-es reports them as numbers. */
-const CONNECT_CODES = [CODES] as const;
-
-/** The error an RPC actor rejects with, reduced to its Connect code. */
-export interface RpcError {
-  code: string;
-}
-
-function toRpcError(error: unknown): RpcError {
-  const code = field(error, 'code');
-  if (typeof code === 'string') return { code };
-  if (typeof code === 'number' && code >= 1 && code <= CONNECT_CODES.length) {
-    return { code: CONNECT_CODES[code - 1] ?? 'unknown' };
-  }
-  return { code: 'unknown' };
-}""",
-}
+_REQUIRED = object()  # the "default" of a payload field the sender must give
 
 
 class Code(str):
@@ -183,11 +83,6 @@ def pascal(name: str) -> str:
     parts = re.split(r"[^A-Za-z0-9]+", name)
     out = "".join(p[:1].upper() + p[1:] for p in parts if p)
     return out if out[:1].isalpha() else f"X{out}"
-
-
-def camel(name: str) -> str:
-    p = pascal(name)
-    return p[:1].lower() + p[1:]
 
 
 def _key(name: str) -> str:
@@ -299,7 +194,10 @@ class _Module:
     chart: Chart
     prefix: str
     helpers: set[str] = field(default_factory=set)
+    widened: bool = False  # some implementation reads an internal event (``received``)
     event_fields: dict[str, dict[str, TsType]] = field(default_factory=dict)
+    # event -> payload field -> its default, for the fields a sender may leave out
+    payload_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
     outputs: dict[str, _Shape] = field(default_factory=dict)  # invoke id -> output shape
     output_decls: dict[str, str] = field(default_factory=dict)  # interface name -> body
 
@@ -367,11 +265,9 @@ class _ExprWriter:
             self.m.use("compare")
             return f"compare('{op}', {codes[0]}, {codes[1]})", BOOLEAN
         if op == "in":
-            self.m.use("equals")
             self.m.use("includes")
             return f"includes({codes[0]}, {codes[1]})", BOOLEAN
         if op in ("append", "remove"):
-            self.m.use("equals")
             self.m.use(op)
             (seq, seq_t), (item, item_t) = args
             if seq_t <= frozenset({"string[]", "null"}) and assignable(item_t, STRING):
@@ -403,21 +299,51 @@ class _ExprWriter:
             typed = self._event_type(parts)
             if typed is not None:
                 self.narrowed = True
-                return "event." + ".".join(parts), typed
+                code = "event." + ".".join(parts)
+                default = self._payload_default(parts)
+                if default is not _REQUIRED:
+                    code = f"({code} ?? {literal(to_json_value(default))})"
+                return code, typed
         self.m.use("field")
         args = ", ".join(_str(p) for p in parts)
-        return f"field({head}{', ' + args if args else ''})", UNKNOWN
+        code = f"field({head}{', ' + args if args else ''})"
+        if head == "event" and len(parts) == 1:
+            # A payload field left out takes its default, whatever event it is.
+            defaults = {
+                name: to_json_value(fields[parts[0]])
+                for name, fields in self.m.payload_defaults.items()
+                if (self.events is None or name in self.events)
+                and parts[0] in fields and fields[parts[0]] is not None
+            }
+            if defaults:
+                code = f"({code} ?? field({literal(defaults)}, event.type))"
+        return code, UNKNOWN
+
+    def _payload_default(self, parts: list[str]) -> Any:
+        """The default of ``event.<parts>`` when a sender may leave it out, the same for
+        every event reaching here that has one (:meth:`_event_type` checked that)."""
+        if len(parts) != 1 or not self.events:
+            return _REQUIRED
+        for name in self.events:
+            fields = self.m.payload_defaults.get(name, {})
+            if parts[0] in fields:
+                return fields[parts[0]]
+        return _REQUIRED
 
     def _event_type(self, parts: list[str]) -> TsType | None:
         """The type of ``event.<parts>`` if every event reaching here has it, required."""
         if not self.events or any(not _IDENT.match(p) for p in parts):
             return None
         found: set[TsType] = set()
+        defaults: list[Any] = []
         for name in self.events:
             fields = self.m.event_fields.get(name)
             t: TsType | None = None
             if fields is not None and len(parts) == 1:
                 t = fields.get(parts[0])
+                optional = self.m.payload_defaults.get(name, {})
+                if parts[0] in optional and optional[parts[0]] not in defaults:
+                    defaults.append(optional[parts[0]])
             elif name.startswith("xstate.done.actor.") and parts[0] == "output":
                 shape = self.m.outputs.get(name[len("xstate.done.actor."):])
                 if shape is not None and len(parts) == 2:
@@ -427,6 +353,8 @@ class _ExprWriter:
             if t is None:
                 return None
             found.add(t)
+        if len(defaults) > 1:
+            return None  # left out, the field takes a default that depends on the event
         return found.pop() if len(found) == 1 else None
 
 
@@ -461,31 +389,123 @@ def _usage(chart: Chart) -> tuple[dict[str, list[str] | None], dict[str, list[st
     return guards, actions
 
 
+def internal_event(name: str) -> bool:
+    return name.startswith(INTERNAL_PREFIXES)
+
+
+@dataclass(frozen=True)
+class _Names:
+    """The names one module exports, all starting with the flow's PascalCase name."""
+
+    prefix: str
+
+    @property
+    def context(self) -> str:
+        return f"{self.prefix}Context"
+
+    @property
+    def input(self) -> str:
+        return f"{self.prefix}Input"
+
+    @property
+    def output(self) -> str:
+        return f"{self.prefix}Output"
+
+    @property
+    def event(self) -> str:
+        return f"{self.prefix}Event"
+
+    @property
+    def internal(self) -> str:
+        return f"{self.prefix}InternalEvent"
+
+    @property
+    def tag(self) -> str:
+        return f"{self.prefix}Tag"
+
+    @property
+    def deps(self) -> str:
+        return f"{self.prefix}Deps"
+
+    @property
+    def machine(self) -> str:
+        return f"{self.prefix}Machine"
+
+    @property
+    def defaults(self) -> str:
+        return f"{self.prefix[:1].lower()}{self.prefix[1:]}Defaults"
+
+    @property
+    def factory(self) -> str:
+        return f"create{self.prefix}Machine"
+
+
+def flow_names(name: str) -> _Names:
+    """The exported names of the module of the flow ``name`` (its module name)."""
+    return _Names(pascal(name))
+
+
+def _input_blocks(chart: Chart, n: _Names) -> tuple[list[str], str, list[str]]:
+    """The input type's declaration, the type ``setup`` gets, and the context fields the
+    input must give (left out of the exported defaults). An input that may be left out is
+    ``<Flow>Input | void`` in ``setup``: XState drops ``undefined`` from the input type it
+    infers there, and would then require an input."""
+    if chart.input is None:
+        return [
+            "/** Machine input: context fields to start from; missing fields take the "
+            "defaults.\n * (The flow declares no `Input`: any context field may be given.) */\n"
+            f"export type {n.input} = Partial<{n.context}>;"
+        ], f"{n.input} | void", []
+    if not chart.input:
+        return [
+            "/** The flow takes no input: start it without one (or with `{}`). */\n"
+            f"export type {n.input} = Record<string, never>;"
+        ], f"{n.input} | void", []
+    lines = [
+        f"  {_key(f.name)}{'' if required(f) else '?'}: {render_type(field_type(f))};"
+        for f in chart.input
+    ]
+    given = [f.name for f in chart.input if required(f)]
+    note = (
+        "Required fields have no default (the exported\n * defaults leave them out); "
+        "optional ones take the defaults when missing."
+        if given else "Missing fields take the\n * defaults."
+    )
+    return [
+        "/** Machine input (the flow's `Input`): what a parent or the frontend starts it "
+        f"with.\n * {note} */\nexport interface {n.input} {{\n" + "\n".join(lines) + "\n}"
+    ], n.input, given
+
+
 def render_module(chart: Chart, name: str) -> str:
     """The TypeScript module of ``chart`` (exported as ``<name>.machine.ts``)."""
-    prefix = pascal(chart.id)
-    m = _Module(chart=chart, prefix=prefix)
-    ctx_t = f"{prefix}Context"
-    event_t = f"{prefix}Event"
-    input_t = f"{prefix}Input"
-    output_t = f"{prefix}Output" if chart.output else None
-    deps_t = f"{prefix}Deps"
+    n = flow_names(name)
+    m = _Module(chart=chart, prefix=n.prefix)
+    output_t = n.output if chart.output else None
 
     for e in chart.events:
         m.event_fields[e.name] = {f.name: field_type(f) for f in e.payload}
+        optional = {f.name: f.default for f in e.payload if not required(f)}
+        if optional:
+            m.payload_defaults[e.name] = optional
+    children = _child_flows(chart)
     rpc_outputs: dict[str, str] = {}  # src -> output type name
     taken: set[str] = {output_t} if output_t else set()
     for _, inv in chart.invokes():
+        if inv.kind == "flow":
+            # The child's own output type; the generated code reads it through field().
+            m.outputs[inv.id] = _Shape(f"OutputFrom<{children[inv.src].machine}>", {})
+            continue
         if inv.src in rpc_outputs:
             type_name = rpc_outputs[inv.src]
             m.outputs[inv.id] = _Shape(type_name, m.outputs[_first_invoke(chart, inv.src)].fields)
             continue
-        base = pascal(inv.src.rsplit("/", 1)[-1] if inv.kind == "rpc" else inv.src) + "Output"
+        base = n.prefix + pascal(inv.src.rsplit("/", 1)[-1]) + "Output"
         type_name = base
-        n = 2
+        k = 2
         while type_name in taken:
-            type_name = f"{base}{n}"
-            n += 1
+            type_name = f"{base}{k}"
+            k += 1
         taken.add(type_name)
         examples = tuple(
             o for i in chart.invokes() if i[1].src == inv.src for o in i[1].outputs
@@ -496,25 +516,39 @@ def render_module(chart: Chart, name: str) -> str:
         m.output_decls[type_name] = body
 
     guard_usage, action_usage = _usage(chart)
+    customs = _customs(chart)
+    guard_impls = _guards(m, chart, guard_usage)
+    action_impls = _actions(m, chart, action_usage, customs)
+    actor_impls = _actors(m, chart)
     blocks: list[str] = []
 
-    # context and input
+    # context, input, output, defaults
     ctx_lines = [f"  {_key(f.name)}: {render_type(field_type(f))};" for f in chart.context]
     blocks.append(
         f"/** The data of the `{chart.id}` flow (XState context). */\n"
-        f"export interface {ctx_t} {{\n" + "\n".join(ctx_lines) + ("\n" if ctx_lines else "")
-        + "}"
+        f"export interface {n.context} {{\n" + "\n".join(ctx_lines)
+        + ("\n" if ctx_lines else "") + "}"
     )
-    blocks.append(
-        "/** Machine input: ids and form data to start from; missing fields take the defaults. */\n"
-        f"export type {input_t} = Partial<{ctx_t}>;"
-    )
+    input_decls, setup_input, given = _input_blocks(chart, n)
+    blocks.extend(input_decls)
     if output_t:
         blocks.append(_output_interface(m, chart, output_t))
-    defaults = {f.name: to_json_value(f.default) for f in chart.context}
-    blocks.append(
-        f"export const {camel(chart.id)}Defaults: {ctx_t} = {literal(defaults)};"
+    defaults = _object_block(
+        {f.name: to_json_value(f.default) for f in chart.context if f.name not in given}
     )
+    if given:
+        blocks.append(
+            "/** The context the flow starts from, but for the fields the input gives\n"
+            f" * ({', '.join(f'`{g}`' for g in given)}): those have no default. */\n"
+            f"export const {n.defaults}: Omit<{n.context}, "
+            f"{' | '.join(_str(g) for g in given)}> = {defaults};"
+        )
+    else:
+        doc = (
+            "/** The context every run starts from. */" if chart.input is not None
+            else "/** The context the flow starts from; the input overrides any of it. */"
+        )
+        blocks.append(f"{doc}\nexport const {n.defaults}: {n.context} = {defaults};")
     for type_name, body in m.output_decls.items():
         blocks.append(
             f"export interface {type_name} {{\n{body}\n}}" if body
@@ -522,48 +556,27 @@ def render_module(chart: Chart, name: str) -> str:
         )
 
     # events
-    members: list[str] = []
-    event_names = [e.name for e in chart.events]
-    for e in chart.events:
-        fields = "".join(f"; {_key(f.name)}: {render_type(field_type(f))}" for f in e.payload)
-        members.append(f"{{ type: {_str(e.name)}{fields} }}")
-    raised = [
-        a.event for _, a in _actions_everywhere(chart) if isinstance(a, Raise)
-    ]
-    for ev_name in raised:
-        if ev_name not in event_names:
-            event_names.append(ev_name)
-            members.append(f"{{ type: {_str(ev_name)} }}")
-    if chart.invokes():
-        m.use("rpcError")
-        m.use("field")
-    for _, inv in chart.invokes():
-        members.append(
-            f"{{ type: {_str(done_actor(inv.id))}; output: {m.outputs[inv.id].name} }}"
-        )
-        members.append(f"{{ type: {_str(error_actor(inv.id))}; error: RpcError }}")
-    internal: list[str] = []
-    for t in exported_transitions(chart):
-        if t.event and t.event.startswith(("xstate.after.", "xstate.done.state.")) \
-                and t.event not in internal:
-            internal.append(t.event)
-    members.extend(f"{{ type: {_str(ev_name)} }}" for ev_name in internal)
+    blocks.append(_event_union(m, chart, n))
+    internal = _internal_events(m, chart)
     blocks.append(
-        f"/** Every event the machine handles: user events, raised events, invoke outcomes. */\n"
-        f"export type {event_t} =\n" + "\n".join(f"  | {x}" for x in members) + ";"
-        if members else f"export type {event_t} = {{ type: never }};"
+        "/** Events XState delivers to the machine itself (invoke outcomes, delays, done\n"
+        " * states): its guards and actions read them, users never send them. */\n"
+        + (f"export type {n.internal} =\n" + "\n".join(f"  | {x}" for x in internal) + ";"
+           if internal else f"export type {n.internal} = never;")
     )
-    if any(g is not None for g in guard_usage.values()) or any(
-        u is not None for u in action_usage.values()
-    ):
+    if m.widened:
         blocks.append(
-            f"function isEvent<T extends {event_t}['type']>(\n"
-            f"  event: {event_t},\n"
-            "  types: readonly T[]\n"
-            f"): event is Extract<{event_t}, {{ type: T }}> {{\n"
-            "  return (types as readonly string[]).includes(event.type);\n"
-            "}"
+            "/** The event as the machine's implementations receive it: XState's typing knows\n"
+            f" * only `{n.event}`, but it delivers the internal events to them as well. */\n"
+            f"function received(event: {n.event}): {n.event} | {n.internal} {{\n"
+            "  return event;\n}"
         )
+    tags = sorted({t for s in chart.states for t in s.tags})
+    blocks.append(
+        "/** The tags of the flow's states (`snapshot.hasTag(...)`). */\n"
+        f"export type {n.tag} = " + (" | ".join(_str(t) for t in tags) if tags else "never")
+        + ";"
+    )
 
     # deps
     rpc_lines: list[str] = []
@@ -573,18 +586,19 @@ def render_module(chart: Chart, name: str) -> str:
         if inv.src in seen_src:
             continue
         seen_src.add(inv.src)
-        input_type = _input_type(m, chart, inv.src)
-        out_name = m.outputs[inv.id].name
         if inv.kind == "rpc":
+            input_type = _input_type(m, chart, inv.src)
+            out_name = m.outputs[inv.id].name
             rpc_lines.append(
                 f"    {_key(inv.src)}: (input: {input_type}) => Promise<{out_name}>;"
             )
         else:
-            flow_lines.append(f"    {_key(inv.src)}: AnyActorLogic;")
-    customs = _customs(chart)
+            flow_lines.append(
+                f"    {_key(inv.src)}: {children[inv.src].machine};"
+            )
     deps_lines = [
         "  /** The analytics sink: every `track` action calls it. */",
-        "  track: (event: string, properties: Record<string, unknown>) => void;",
+        "  track: TrackSink;",
     ]
     if rpc_lines:
         deps_lines += [
@@ -592,8 +606,11 @@ def render_module(chart: Chart, name: str) -> str:
             "  rpc: {", *rpc_lines, "  };",
         ]
     if flow_lines:
-        deps_lines += ["  /** Child flows (their machines), by flow name. */", "  flows: {",
-                       *flow_lines, "  };"]
+        deps_lines += [
+            "  /** Child flows, by flow name: each its own exported machine, created with its",
+            "   * own deps (`create<Flow>Machine(...)`). */",
+            "  flows: {", *flow_lines, "  };",
+        ]
     if customs:
         deps_lines += ["  /** Actions only the frontend can perform. */", "  actions: {"]
         deps_lines += [
@@ -609,27 +626,26 @@ def render_module(chart: Chart, name: str) -> str:
             f"  delays?: Partial<Record<{union}, number>>;",
         ]
     blocks.append(
-        f"/** What the caller injects. */\nexport interface {deps_t} {{\n"
+        f"/** What the caller injects. */\nexport interface {n.deps} {{\n"
         + "\n".join(deps_lines) + "\n}"
     )
-    blocks.append(
-        "/** Params of the `track` action: literal properties plus copied context fields. */\n"
-        "export interface TrackParams {\n"
-        "  event: string;\n"
-        "  properties: Readonly<Record<string, unknown>>;\n"
-        f"  include: readonly (keyof {ctx_t})[];\n"
-        "}"
-    )
 
-    # implementations
-    guard_impls = _guards(m, chart, guard_usage)
-    action_impls = _actions(m, chart, action_usage, customs)
-    actor_impls = _actors(m, chart)
+    type_lines = [
+        f"context: {n.context}",
+        f"events: {n.event}",
+        f"input: {setup_input}",
+        *([f"output: {output_t}"] if output_t else []),
+        f"tags: {n.tag}",
+    ]
+    invokes = chart.invokes()
+    if invokes:
+        type_lines.append(
+            "children: {\n"
+            + "\n".join(f"        {_key(inv.id)}: {_str(inv.src)};" for _, inv in invokes)
+            + "\n      }"
+        )
     setup_parts = [
-        f"    types: {{}} as {{ context: {ctx_t}; events: {event_t}; input: {input_t} }}"
-        if output_t is None else
-        f"    types: {{}} as {{\n      context: {ctx_t};\n      events: {event_t};\n"
-        f"      input: {input_t};\n      output: {output_t};\n    }}",
+        "    types: {} as {\n" + "".join(f"      {line};\n" for line in type_lines) + "    }"
     ]
     if guard_impls:
         setup_parts.append("    guards: {\n" + ",\n".join(guard_impls) + "\n    }")
@@ -644,42 +660,107 @@ def render_module(chart: Chart, name: str) -> str:
             )
             + "\n    }"
         )
-    config = _ts_config(m, chart)
+    config = _ts_config(m, chart, n, given)
     factory = (
         f"/** The `{chart.id}` machine, with the caller's actors, analytics sink and actions. */\n"
-        f"export function create{prefix}Machine(deps: {deps_t}) {{\n"
+        f"export function {n.factory}(deps: {n.deps}) {{\n"
         "  return setup({\n" + ",\n".join(setup_parts) + "\n  }).createMachine("
         + literal(config, 1) + ");\n}"
     )
+    machine_type = (
+        f"/** The machine's type: what a parent flow's `deps.flows` takes, and what\n"
+        f" * `ActorRefFrom<{n.machine}>` types a running `{chart.id}` with. */\n"
+        f"export type {n.machine} = ReturnType<typeof {n.factory}>;"
+    )
 
-    imports = ["assign", "raise", "setup"]
-    if any(inv.kind == "rpc" for _, inv in chart.invokes()):
+    everywhere = _actions_everywhere(chart)
+    imports = ["setup"]
+    if any(isinstance(a, Assign) for _, a in everywhere):
+        imports.append("assign")
+    if any(isinstance(a, Raise) for _, a in everywhere):
+        imports.append("raise")
+    if any(inv.kind == "rpc" for _, inv in invokes):
         imports.append("fromPromise")
-    if not any(isinstance(a, Raise) for _, a in _actions_everywhere(chart)):
-        imports.remove("raise")
-    if not any(isinstance(a, Assign) for _, a in _actions_everywhere(chart)):
-        imports.remove("assign")
-    if any(isinstance(a, SendParent) for _, a in _actions_everywhere(chart)):
+    if any(isinstance(a, SendParent) for _, a in everywhere):
         imports.append("enqueueActions")
-    type_imports = ["AnyActorLogic"] if flow_lines else []
-    import_list = sorted(imports) + [f"type {t}" for t in type_imports]
+    xstate_types = ["OutputFrom"] if children else []
+    runtime_types = ["TrackParams", "TrackSink"]
+    if invokes:
+        runtime_types.append("RpcError")
+    if any(inv.kind == "rpc" for _, inv in invokes):
+        m.use("toRpcError")
+    import_lines = [_import(sorted(imports), xstate_types, "xstate")]
+    runtime_values = [h for h in HELPERS if h in m.helpers]
+    import_lines.append(_import(sorted(runtime_values), sorted(runtime_types), RUNTIME_MODULE))
+    for src in sorted(children):
+        import_lines.append(
+            f"import type {{ {children[src].machine} }} from './{src}.machine';"
+        )
 
     header = (
         f"// Generated by flowcheck from the flow `{name}` (XState id `{chart.id}`). Do not edit:\n"
         f"// change the flow and run `flowcheck export {name}`; `flowcheck export --check`\n"
         "// fails in CI when this file is stale.\n"
     )
-    helper_code = [
-        _HELPERS[h].replace("[CODES]", "[" + ", ".join(_str(c) for c in _CONNECT_CODES) + "]")
-        for h in _HELPERS if h in m.helpers
-    ]
-    parts = [
-        header + f"import {{ {', '.join(import_list)} }} from 'xstate';",
-        *blocks,
-        *helper_code,
-        factory,
-    ]
+    parts = [header + "\n".join(import_lines), *blocks, factory, machine_type]
     return "\n\n".join(parts) + "\n"
+
+
+def _object_block(values: dict[str, Any]) -> str:
+    """An object literal with one key per line (however short)."""
+    if not values:
+        return "{}"
+    return "{\n" + ",\n".join(f"  {_key(k)}: {literal(v, 1)}" for k, v in values.items()) \
+        + "\n}"
+
+
+def _import(values: list[str], types: list[str], module: str) -> str:
+    names = values + [f"type {t}" for t in types]
+    return f"import {{ {', '.join(names)} }} from '{module}';"
+
+
+def _child_flows(chart: Chart) -> dict[str, _Names]:
+    """The flows ``chart`` runs as children, by flow name (their modules sit beside it)."""
+    return {inv.src: flow_names(inv.src) for _, inv in chart.invokes() if inv.kind == "flow"}
+
+
+def _event_union(m: _Module, chart: Chart, n: _Names) -> str:
+    members: list[str] = []
+    names: list[str] = []
+    for e in chart.events:
+        names.append(e.name)
+        fields = "".join(
+            f"; {_key(f.name)}{'' if required(f) else '?'}: {render_type(field_type(f))}"
+            for f in e.payload
+        )
+        members.append(f"{{ type: {_str(e.name)}{fields} }}")
+    for _, a in _actions_everywhere(chart):
+        if isinstance(a, Raise) and a.event not in names:
+            names.append(a.event)
+            members.append(f"{{ type: {_str(a.event)} }}")
+    doc = (
+        "/** The events users send (and the flow raises); a payload field with a default may\n"
+        " * be left out. */\n"
+    )
+    if not members:
+        return doc + f"export type {n.event} = {{ type: never }};"
+    return doc + f"export type {n.event} =\n" + "\n".join(f"  | {x}" for x in members) + ";"
+
+
+def _internal_events(m: _Module, chart: Chart) -> list[str]:
+    members: list[str] = []
+    for _, inv in chart.invokes():
+        members.append(
+            f"{{ type: {_str(done_actor(inv.id))}; output: {m.outputs[inv.id].name} }}"
+        )
+        members.append(f"{{ type: {_str(error_actor(inv.id))}; error: RpcError }}")
+    seen: list[str] = []
+    for t in exported_transitions(chart):
+        if t.event and t.event.startswith(("xstate.after.", "xstate.done.state.")) \
+                and t.event not in seen:
+            seen.append(t.event)
+    members.extend(f"{{ type: {_str(ev_name)} }}" for ev_name in seen)
+    return members
 
 
 def _first_invoke(chart: Chart, src: str) -> str:
@@ -729,16 +810,32 @@ def _input_type(m: _Module, chart: Chart, src: str) -> str:
     return " | ".join(variants)
 
 
-def _narrow(events: list[str] | None, where: str) -> str:
-    """Narrow ``event`` to the types the chart delivers here (and fail loudly otherwise)."""
-    if events is None:
-        return ""
+@dataclass
+class _Impl:
+    """The parameter list and the first lines of one guard or action implementation."""
+
+    args: str
+    prologue: str
+
+
+def _impl(m: _Module, code: str, events: list[str] | None, narrowed: bool, where: str) -> _Impl:
+    """Destructure what ``code`` reads; narrow ``event`` to the types the chart delivers
+    here (and fail loudly otherwise), widening it first when some are internal."""
+    used = [x for x in ("context", "event") if re.search(rf"\b{x}\b", code)]
+    if not narrowed or events is None:
+        return _Impl("{ " + ", ".join(used) + " }" if used else "", "")
+    widen = any(internal_event(e) for e in events)
+    m.use("isEvent")
+    m.widened = m.widened or widen
+    names = ["event: sent" if x == "event" and widen else x for x in used]
     types = ", ".join(_str(e) for e in events)
-    return (
+    prologue = "        const event = received(sent);\n" if widen else ""
+    prologue += (
         f"        if (!isEvent(event, [{types}])) {{\n"
         f"          throw new Error(`{where}: unexpected event ${{event.type}}`);\n"
         "        }\n"
     )
+    return _Impl("{ " + ", ".join(names) + " }", prologue)
 
 
 def _guards(m: _Module, chart: Chart, usage: dict[str, list[str] | None]) -> list[str]:
@@ -760,21 +857,16 @@ def _guards(m: _Module, chart: Chart, usage: dict[str, list[str] | None]) -> lis
             continue
         writer = _ExprWriter(m, usage.get(g.name))
         code = writer.boolean(g.expr)
-        args = _args(code)
-        if writer.narrowed:
+        impl = _impl(m, code, usage.get(g.name), writer.narrowed, f"guard {g.name}")
+        if impl.prologue:
             out.append(
-                f"      {_key(g.name)}: ({args}) => {{\n"
-                + _narrow(usage.get(g.name), f"guard {g.name}")
+                f"      {_key(g.name)}: ({impl.args}) => {{\n"
+                + impl.prologue
                 + f"        return {code};\n      }}"
             )
         else:
-            out.append(f"      {_key(g.name)}: ({args}) => {code}")
+            out.append(f"      {_key(g.name)}: ({impl.args}) => {code}")
     return out
-
-
-def _args(code: str) -> str:
-    used = [n for n in ("context", "event") if re.search(rf"\b{n}\b", code)]
-    return "{ " + ", ".join(used) + " }" if used else ""
 
 
 def _checker(t: TsType) -> str:
@@ -798,7 +890,7 @@ def _actions(
     m: _Module, chart: Chart, usage: dict[str, list[str] | None], customs: list[str]
 ) -> list[str]:
     out: list[str] = [
-        "      track: ({ context }, params: TrackParams) => {\n"
+        f"      track: ({{ context }}, params: TrackParams<{m.prefix}Context>) => {{\n"
         "        const properties: Record<string, unknown> = { ...params.properties };\n"
         "        for (const name of params.include) properties[name] = context[name];\n"
         "        deps.track(params.event, properties);\n"
@@ -822,11 +914,9 @@ def _actions(
                     code = f"expect({code}, {_checker(target)}, {_str(f'{name}: {fname}')})"
                 lines.append(f"          {_key(fname)}: {code}")
             body = "{\n" + ",\n".join(lines) + "\n        }"
-            all_code = body
-            args = _args(all_code)
-            narrow = _narrow(usage.get(name), f"action {name}") if writer.narrowed else ""
+            impl = _impl(m, body, usage.get(name), writer.narrowed, f"action {name}")
             out.append(
-                f"      {_key(name)}: assign(({args}) => {{\n{narrow}"
+                f"      {_key(name)}: assign(({impl.args}) => {{\n{impl.prologue}"
                 f"        return {body};\n      }})"
             )
         elif isinstance(a, Raise):
@@ -878,22 +968,24 @@ def _expr_function(m: _Module, pairs: tuple[tuple[str, Expr], ...]) -> Code:
     writer = _ExprWriter(m, ALL_EVENTS)
     items = [(k, writer.write(v)[0]) for k, v in pairs]
     body = ", ".join(f"{_key(k)}: {c}" for k, c in items)
-    args = _args(body)
-    used = [n for n in ("context", "event") if n in args]
-    # Annotated: a child flow's actor logic is untyped, so nothing else would type it.
+    used = [x for x in ("context", "event") if re.search(rf"\b{x}\b", body)]
+    # Annotated, so that the function reads the same whatever XState infers around it.
     annotation = "; ".join(
-        f"{n}: {m.prefix}{'Context' if n == 'context' else 'Event'}" for n in used
+        f"{x}: {m.prefix}{'Context' if x == 'context' else 'Event'}" for x in used
     )
-    params = f"{args}: {{ {annotation} }}" if used else ""
+    params = "{ " + ", ".join(used) + " }: { " + annotation + " }" if used else ""
     return Code(f"({params}) => ({{ {body} }})")
 
 
-def _ts_config(m: _Module, chart: Chart) -> JsonObject:
+def _ts_config(m: _Module, chart: Chart, n: _Names, given: list[str]) -> JsonObject:
     """The JSON config with expressions turned into functions and context taken from input."""
     config = export_config(chart)
-    config["context"] = Code(
-        f"({{ input }}) => ({{ ...{camel(chart.id)}Defaults, ...input }})"
-    )
+    if chart.input is not None and not chart.input:
+        # No input: every run starts from the defaults.
+        config["context"] = Code(f"() => ({{ ...{n.defaults} }})")
+    else:
+        spread = "input" if given else "(input ?? {})"
+        config["context"] = Code(f"({{ input }}) => ({{ ...{n.defaults}, ...{spread} }})")
     if "output" in config:
         config["output"] = _expr_function(m, chart.output)
     states = chart.state_map()
