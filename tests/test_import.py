@@ -215,7 +215,8 @@ def test_import_command_exits_2_without_a_traceback(
 def test_verify_reports_failure_retry_on_a_hand_written_machine(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code = main(["verify", str(DATA / "upload_without_retry.json"), "--format", "json"])
+    code = main(["verify", str(DATA / "upload_without_retry.json"), "--format", "json",
+                 "--profile", "mirai"])
     report = json.loads(capsys.readouterr().out)
     results = {p["id"]: p for p in report["machines"][0]["properties"]}
     assert code == 1

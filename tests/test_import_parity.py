@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from flowcheck.chart.model import Custom
 from flowcheck.explore import explore
 from flowcheck.formats.xstate.importer import import_config
@@ -146,3 +148,32 @@ def test_a_side_file_gives_an_opaque_guard_a_body(tmp_path: Path) -> None:
     report = verify_chart(chart, examples=0)
     failed = {r.id for r in report.results if r.status == "failed"}
     assert "reachable" in failed  # done needs the guard, which can never hold now
+
+
+SOUND = ["car_auction_bids", "clerk_third_party", "composer", "donut", "feedback",
+         "flight_booker", "patient_onboarding", "tic_tac_toe", "tiles", "todos",
+         "traffic_light_meta", "word"]
+"""Corpus machines with no defect a generic rule catches (the others have invokes without
+onError, dead ends, or states their own authors never reach)."""
+
+
+@pytest.mark.parametrize("name", SOUND)
+def test_a_sound_machine_from_the_corpus_exits_0_under_the_generic_profile(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flowcheck.cli import main
+
+    path = Path(__file__).parent / "data" / "xstate" / f"{name}.json"
+    assert main(["verify", str(path), "--examples", "0"]) == 0, capsys.readouterr().out
+
+
+def test_an_invoke_without_on_error_fails_the_generic_profile(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from flowcheck.cli import main
+
+    path = Path(__file__).parent / "data" / "xstate" / "friend.json"
+    assert main(["verify", str(path), "--examples", "0", "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    failed = {p["id"] for p in report["machines"][0]["properties"] if not p["ok"]}
+    assert failed == {"failure-explicit"}

@@ -114,9 +114,15 @@ def simulate(
 @click.option("--compact", is_flag=True,
               help="Text report for hooks: a line per machine, then each failure at its "
                    "file:line with its counterexample (no tables).")
+@click.option("--profile", type=click.Choice(["generic", "mirai"]), default=None,
+              help="The rules to check: generic statechart properties, or mirai (adds failure "
+                   "tags with retry, telemetry, semantic events, taxonomy, contract). Default: "
+                   "mirai for the project's flows, generic for XState JSON files "
+                   "([tool.flowcheck] profile, import-profile).")
 def verify(machines: Path | None, targets: tuple[str, ...], fmt: str, output: Path | None,
            max_configurations: int | None, max_depth: int | None, max_memory: int | None,
-           max_seconds: float | None, examples: int | None, seed: int, compact: bool) -> int:
+           max_seconds: float | None, examples: int | None, seed: int, compact: bool,
+           profile: str | None) -> int:
     """Prove the properties of machines (names, or XState JSON files)."""
     from flowcheck.commands import verify as command
 
@@ -124,7 +130,7 @@ def verify(machines: Path | None, targets: tuple[str, ...], fmt: str, output: Pa
     return int(command.run(machines=machines, targets=list(targets), fmt=fmt, output=output,
                        max_configurations=max_configurations, examples=examples, seed=seed,
                        max_depth=max_depth, max_memory=max_memory, max_seconds=max_seconds,
-                       compact=compact))
+                       compact=compact, profile=profile))
 
 
 @cli.command()

@@ -54,11 +54,13 @@ def run(
     max_memory: int | None = None,
     max_seconds: float | None = None,
     compact: bool = False,
+    profile: str | None = None,
 ) -> int:
     settings = find_settings(machines=machines)
     limits = settings.limits(max_configurations, max_depth, max_memory, max_seconds)
     reports, interrupted = verify_targets(settings, resolve(settings, targets),
-                                          max_configurations, examples, seed, limits)
+                                          max_configurations, examples, seed, limits,
+                                          profile)
     if interrupted:
         _print_interrupted(reports)
         return 130
@@ -131,6 +133,7 @@ def verify_targets(
     examples: int | None,
     seed: int,
     limits: Limits | None = None,
+    profile: str | None = None,
 ) -> tuple[list[MachineReport], bool]:
     """Verify each target; stop at the first interrupt, returning what was done."""
     limits = limits or settings.limits(max_configurations)
@@ -148,7 +151,8 @@ def verify_targets(
                 environment = project_environment(settings, machine)
             with _progress(target.name) as progress:
                 report = verify_chart(chart, target.cls, target.source, settings, limit,
-                                      n_examples, seed, progress, limits, environment)
+                                      n_examples, seed, progress, limits, environment,
+                                      profile)
             report.replay_target = _replay_target(settings, target.name, target.source)
             reports.append(report)
             if report.interrupted:

@@ -71,15 +71,26 @@ def export_config(chart: Chart) -> JsonObject:
         root["description"] = chart.description
     # ``initial`` and ``states`` use state keys (XState's), which differ from the ids where
     # an imported machine's ids are paths (``machine.parent.child``).
-    root["initial"] = states[chart.initial].name
+    kind = chart.root.kind if chart.root is not None else "compound"
+    if kind == "parallel":
+        root["type"] = "parallel"
+    elif kind == "compound":
+        root["initial"] = states[chart.initial].name
     root["context"] = {f.name: to_json_value(f.default) for f in chart.context}
     if chart.entry:
         root["entry"] = [action_config(a) for a in chart.entry]
+    if chart.root is not None:
+        # The root node's own transitions, invokes, tags and exit (imported machines).
+        body = _state_node(chart.root.model_copy(update={"children": ()}), states)
+        for key in ("tags", "exit", "invoke", "on", "after", "always"):
+            if key in body:
+                root[key] = body[key]
     if chart.output:
         root["output"] = {k: v.to_json() for k, v in chart.output}
-    root["states"] = {
-        states[sid].name: _state_node(states[sid], states) for sid in chart.top_level()
-    }
+    if chart.top_level():
+        root["states"] = {
+            states[sid].name: _state_node(states[sid], states) for sid in chart.top_level()
+        }
     return root
 
 
@@ -117,7 +128,10 @@ def guard_config(guard: Guard, where: str) -> JsonObject:
             f"{where}: guard {guard.name!r} is negated and opaque; XState JSON cannot express "
             "not(...): declare a named guard for the negation"
         )
-    return {"type": guard.name}
+    out: JsonObject = {"type": guard.name}
+    if guard.params is not None:
+        out["params"] = json.loads(guard.params)
+    return out
 
 
 def reenter_matters(t: Transition, states: dict[str, State]) -> bool:
@@ -186,7 +200,7 @@ def export_order(s: State) -> list[Transition]:
 
 def exported_transitions(chart: Chart) -> list[Transition]:
     """Every transition of the chart, state by state, in :func:`export_order`."""
-    return [t for s in chart.states for t in export_order(s)]
+    return [t for s in chart.nodes() for t in export_order(s)]
 
 
 def _state_node(s: State, states: dict[str, State]) -> JsonObject:
@@ -235,6 +249,8 @@ def _state_node(s: State, states: dict[str, State]) -> JsonObject:
             item: JsonObject = {"id": inv.id, "src": inv.src}
             if inv.input:
                 item["input"] = {k: v.to_json() for k, v in inv.input}
+            elif inv.input_value is not None:
+                item["input"] = json.loads(inv.input_value)
             for key in ("onDone", "onError"):
                 if key in outcomes[inv.id]:
                     item[key] = outcomes[inv.id][key]
