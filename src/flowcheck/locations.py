@@ -469,7 +469,8 @@ def _read_json(path: Path, text: str) -> SourceMap:
                 smap.states.setdefault(known, number)
             stack.append((indent, "state", dotted))
         elif parent == "on":
-            state = next(n for _, kind, n in reversed(stack) if kind == "state")
+            # ``on`` of the machine root belongs to the machine itself.
+            state = next((n for _, kind, n in reversed(stack) if kind == "state"), machine)
             for known in {state, state.rsplit(".", 1)[-1],
                           f"{machine}.{state}" if machine else state}:
                 smap.transitions.setdefault((known, name), []).append(number)
