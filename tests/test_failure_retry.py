@@ -75,3 +75,22 @@ def test_the_campaign_refuses_a_failure_state_left_only_by_cancelling(
     result = run_campaign(m.chart, m.cls, examples=100)
     (finding,) = [f for f in result.findings if f.property == "failure-retry"]
     assert "in failure state 'network_error' no retry event is allowed" in finding.message
+
+
+def test_a_blocked_retry_names_its_guard_and_the_context_values_behind_it() -> None:
+    from variants import variant
+
+    project = variant("checkout", (
+        "RETRY = failure.network_error.to(submittingPayment, on=clear_error)",
+        "RETRY = failure.network_error.to(submittingPayment, cond=guard('keyKept', "
+        "eq(ctx('idempotencyKey'), 'never')), on=clear_error)",
+    ))
+    report = project.verify("checkout")
+    results = {r.id: r for r in report.results}
+    (finding, *_) = results["failure-retry"].findings
+    assert finding.guard == "keyKept"
+    assert "idempotencyKey = 'idem-1'" in finding.message
+    assert finding.counterexample is not None
+    # completable points at the same root cause instead of repeating the path
+    (trap,) = results["completable"].findings
+    assert "see failure-retry" in trap.message and trap.counterexample is None

@@ -13,7 +13,7 @@ While such a state is active, the goal is to finish (reach a final state), not s
 
 from __future__ import annotations
 
-from flowcheck.chart.model import ABANDONED, SUCCESS
+from flowcheck.chart.model import ABANDONED, FAILURE, SUCCESS
 from flowcheck.explore.graph import Exploration
 from flowcheck.properties._witness import config_label, tagged_mask
 from flowcheck.properties.base import Finding, Subject
@@ -69,10 +69,22 @@ def check(subject: Subject) -> list[Finding]:
         reported.add(snap.configuration)
         active = stepper.active_ids(snap)
         atomic = [a for a in active if not graph.chart.state(a).children]
+        goal = "success" if subject.chart.tagged(SUCCESS) else "a final state"
+        failed = [a for a in active if FAILURE in graph.chart.state(a).tags]
+        if failed and subject.profile == "mirai":
+            # One root cause, one counterexample: failure-retry shows the path and names
+            # what blocks the retry.
+            findings.append(Finding(
+                ID,
+                f"from {config_label(active)} no event sequence reaches {goal}: the failure "
+                f"state {failed[-1]!r} has no way back (see failure-retry, which shows the "
+                "path and what blocks the retry)",
+                state=failed[-1],
+            ))
+            continue
         findings.append(Finding(
             ID,
-            f"from {config_label(active)} no event sequence reaches "
-            f"{'success' if subject.chart.tagged(SUCCESS) else 'a final state'}",
+            f"from {config_label(active)} no event sequence reaches {goal}",
             state=atomic[-1] if atomic else None,
             counterexample=graph.counterexample(node),
         ))

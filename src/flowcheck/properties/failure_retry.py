@@ -13,7 +13,11 @@ over the explored graph).
 
 from __future__ import annotations
 
+from typing import Any
+
+from flowcheck.chart.expr import Expr, evaluate, lookup
 from flowcheck.chart.model import ABANDONED, FAILURE, SUCCESS, Chart, State
+from flowcheck.explore.graph import Exploration
 from flowcheck.properties._witness import (
     ancestors,
     config_label,
@@ -97,11 +101,63 @@ def check(subject: Subject) -> list[Finding]:
             if recovers:
                 continue
             reported.add(snap.configuration)
+            why, blocking = _why_not(graph, node, fid, events, good)
             findings.append(Finding(
                 ID,
                 f"from {config_label(stepper.active_ids(snap))} no retry of {fid!r} "
                 f"({', '.join(events)}) leads out of failure to a configuration from which "
-                "success is reachable",
-                state=fid, counterexample=graph.counterexample(node),
+                f"success is reachable: {why}",
+                state=fid, event=events[0], guard=blocking,
+                counterexample=graph.counterexample(node),
             ))
     return findings
+
+
+def _why_not(
+    graph: Exploration, node: int, fid: str, events: list[str], good: set[int]
+) -> tuple[str, str | None]:
+    """Why no retry recovers at ``node``: the guard that blocks each retry transition (the
+    part of it that is false, with the context values it reads), or where the retry leads.
+    Returns the explanation and the name of the first blocking guard."""
+    chart, stepper = graph.chart, graph.stepper
+    snap = graph.snapshots[node]
+    context = stepper.context_dict(snap.context)
+    sources = descendants(chart, fid) | set(ancestors(chart, fid))
+    reasons: list[str] = []
+    blocking: str | None = None
+    for s in chart.states:
+        if s.id not in sources or not snap.configuration >> stepper.index[s.id] & 1:
+            continue
+        for t in s.transitions:
+            if t.event not in events or t.guard is None or t.guard.expr is None:
+                continue
+            payloads = [lt.payload for lt in graph.alphabet if lt.event == t.event] or [{}]
+            event_dicts = [{"type": t.event, **p} for p in payloads]
+            if any(evaluate(t.guard.expr, context, ev) for ev in event_dicts):
+                continue
+            blocking = blocking or t.guard.name
+            part = _false_part(t.guard.expr, context, event_dicts[0])
+            reasons.append(f"{t.event} to {', '.join(t.targets) or 'itself'} is blocked by "
+                           f"guard {t.guard.name!r} ({part})")
+    if not reasons:
+        lands = sorted({
+            config_label(stepper.active_ids(graph.snapshots[graph.edge_dst[e]]))
+            for e in graph.successors(node)
+            if graph.alphabet[graph.edge_letter[e]].event in events})
+        where = ", ".join(lands) or "nowhere new"
+        reasons.append(f"the retry leads to {where}, from which success is not reachable "
+                       "(see completable)")
+    return "; ".join(reasons), blocking
+
+
+def _false_part(expr: Expr, context: dict[str, Any], event: dict[str, Any]) -> str:
+    """The conjunct of a guard that is false, with the values it reads."""
+    parts = list(expr.args) if expr.op == "and" else [expr]
+    culprit = next((p for p in parts if not evaluate(p, context, event)), expr)
+    values = []
+    for path in dict.fromkeys(culprit.refs()):
+        head, _, rest = path.partition(".")
+        value = lookup(path, context, event)
+        values.append(f"{rest if head == 'context' else path} = {value!r}")
+    shown = f"{culprit} is false"
+    return f"{shown} with {', '.join(values)}" if values else shown
