@@ -45,6 +45,9 @@ HASH="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
   say "installing flowcheck and its dev tools into .venv"
   .venv/bin/python -m pip install -q --upgrade pip >&2
+  # The distribution was once named flowcheck, a name that belongs to another project on
+  # the package index: remove that install so only flowcheck-statecharts provides the package.
+  .venv/bin/python -m pip uninstall -q -y flowcheck >/dev/null 2>&1 || true
   .venv/bin/python -m pip install -q -e '.[dev]' >&2
   echo "$HASH" > "$STAMP"
 fi
