@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from flowcheck.chart.model import Chart, Raise, Transition, done_state
 from flowcheck.explore.graph import Exploration
 from flowcheck.properties.base import Counterexample
 from flowcheck.semantics import start_context
+from flowcheck.semantics.compile import Compiled
 from flowcheck.semantics.stepper import OPAQUE_GUARDS, MacrostepTrace, StepError
 
 SCREAMING_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
@@ -185,3 +186,15 @@ def internal_events(chart: Chart) -> set[str]:
                 out.add(a.event)
     out.update(a.event for a in chart.entry if isinstance(a, Raise))
     return out
+
+
+def holds(g: Compiled | bool | None, ctx: tuple[Any, ...], ev: dict[str, Any]) -> bool:
+    """Whether a compiled guard (True: unguarded) holds; a guard that raises does not (it is
+    a well-formed finding, not a reason to fail another property)."""
+    if g is True:
+        return True
+    assert callable(g)
+    try:
+        return bool(g(ctx, ev))
+    except Exception:
+        return False

@@ -34,7 +34,12 @@ from typing import Any
 
 from flowcheck.chart.expr import Expr, apply
 from flowcheck.chart.model import Transition
-from flowcheck.properties._witness import internal_events, step_counterexample, traced_steps
+from flowcheck.properties._witness import (
+    holds,
+    internal_events,
+    step_counterexample,
+    traced_steps,
+)
 from flowcheck.properties.base import Counterexample, Finding, Subject
 from flowcheck.semantics.compile import Compiled, compile_expr
 
@@ -64,16 +69,6 @@ def _compiled(t: Transition, fields: dict[str, int]) -> Compiled | bool | None:
     if t.guard.expr is None:
         return None
     return compile_expr(t.guard.expr, fields)
-
-
-def _holds(g: Compiled | bool | None, ctx: tuple[Any, ...], ev: dict[str, Any]) -> bool:
-    if g is True:
-        return True
-    assert callable(g)
-    try:
-        return bool(g(ctx, ev))
-    except Exception:  # a raising guard is a well-formed finding
-        return False
 
 
 def check(subject: Subject) -> list[Finding]:
@@ -233,7 +228,7 @@ def _evaluate(
     cx: Counterexample | None = None
     for pair in list(group.pairs):
         i, j = pair
-        if _holds(group.guards[i], ctx, ev) and _holds(group.guards[j], ctx, ev):
+        if holds(group.guards[i], ctx, ev) and holds(group.guards[j], ctx, ev):
             group.pairs.remove(pair)
             cx = cx or counterexample()
             out.append(_finding(group, i, j, cx))

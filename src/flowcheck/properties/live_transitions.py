@@ -28,7 +28,6 @@ bounded run reports no finding (and the property is bounded, not proved). Opaque
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from flowcheck.chart.model import Transition
 from flowcheck.explore.graph import Exploration
@@ -36,6 +35,7 @@ from flowcheck.properties._witness import (
     TracedStep,
     applicable_letters,
     descendants,
+    holds,
     internal_events,
     path_to_event,
     step_counterexample,
@@ -65,18 +65,11 @@ class _Evidence:
         ctx, ev = point.snapshot.context, point.event
         if self.handled is None:
             self.handled, self.witness = point, step
-        if self.held is None and (self.guard is None or _holds(self.guard, ctx, ev)):
+        if self.held is None and (self.guard is None or holds(self.guard, ctx, ev)):
             self.held = point
         for k, c in enumerate(self.conjuncts):
-            if k not in self.conjuncts_held and _holds(c, ctx, ev):
+            if k not in self.conjuncts_held and holds(c, ctx, ev):
                 self.conjuncts_held.add(k)
-
-
-def _holds(g: Compiled, ctx: tuple[Any, ...], ev: dict[str, Any]) -> bool:
-    try:
-        return bool(g(ctx, ev))
-    except Exception:  # a raising guard is a well-formed finding
-        return False
 
 
 def check(subject: Subject) -> list[Finding]:
