@@ -9,6 +9,7 @@ itself: adding a property means adding a file.
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -59,11 +60,19 @@ def event_list(events: tuple[tuple[str, dict[str, Any]], ...] | list[Any]) -> st
 
 
 def replay_command(target: str, cx: Counterexample) -> str:
-    """The ``flowcheck simulate`` command that replays ``cx`` on the machine ``target``."""
-    command = f"flowcheck simulate {target} --events '{event_list(cx.events)}'"
+    """The ``flowcheck simulate`` command that replays ``cx`` on the machine ``target``,
+    every argument quoted for a POSIX shell: pasting it runs flowcheck and nothing else,
+    whatever the machine's names hold (``$(...)``, quotes, backticks, newlines)."""
+    command = f"flowcheck simulate {shlex.quote(target)} --events {_quoted(event_list(cx.events))}"
     if cx.input is not None:
-        command += f" --input '{json.dumps(cx.input, separators=(',', ':'))}'"
+        command += f" --input {_quoted(json.dumps(cx.input, separators=(',', ':')))}"
     return command
+
+
+def _quoted(argument: str) -> str:
+    """``shlex.quote``, always in single quotes (the form users copy event lists in)."""
+    quoted = shlex.quote(argument)
+    return quoted if quoted.startswith("'") else f"'{argument}'"
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ __all__ = [
 
 def export_files(chart: Chart, name: str | None = None) -> dict[str, str]:
     """The three exported files of one chart, by file name, schema-checked, as text."""
-    stem = name or chart.name
+    stem = file_stem(name or chart.name)
     config = export_config(chart)
     validate_config(config, f"{stem}.json")
     return {
@@ -59,6 +59,19 @@ def export_files(chart: Chart, name: str | None = None) -> dict[str, str]:
         f"{stem}.manifest.json": dumps(build_manifest(chart)),
         f"{stem}.machine.ts": render_module(chart, stem),
     }
+
+
+def file_stem(name: str) -> str:
+    """``name`` if it can name the export's files in their directory: one plain file name
+    (no directory part, not hidden, every character printable); else ExportError."""
+    if not name or name.startswith(".") or not name.isprintable() or any(
+        c in name for c in "/\\"
+    ):
+        raise ExportError(
+            f"{name!r} cannot be the file name of an export (a plain name without '/', '\\', "
+            "a leading '.' or control characters): name the flow or pass another name"
+        )
+    return name
 
 
 README = """\

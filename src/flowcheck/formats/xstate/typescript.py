@@ -45,6 +45,7 @@ from flowcheck.chart.model import (
 )
 from flowcheck.formats.xstate.config import (
     DEFAULT_DELAY_MS,
+    ExportError,
     JsonObject,
     export_config,
     export_order,
@@ -68,7 +69,8 @@ INTERNAL_PREFIXES = ("xstate.done.actor.", "xstate.error.actor.", "xstate.after.
                      "xstate.done.state.")
 """Events XState raises for the machine itself; users never send them."""
 
-_IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+_IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+"""A plain identifier (matched whole: ``fullmatch``, so a trailing newline is no match)."""
 
 _REQUIRED = object()  # the "default" of a payload field the sender must give
 
@@ -86,13 +88,38 @@ def pascal(name: str) -> str:
 
 
 def _key(name: str) -> str:
-    return name if _IDENT.match(name) else _str(name)
+    """A property name: the name itself when it is a plain identifier, else a string
+    literal. ``__proto__`` is refused: in an object literal, quoted or not, it sets the
+    prototype instead of defining a property."""
+    if name == "__proto__":
+        raise ExportError(f"{name!r} cannot be a name in the generated TypeScript (an object "
+                          "literal reads it as the prototype): rename it")
+    return name if _IDENT.fullmatch(name) else _str(name)
 
 
 def _str(value: str) -> str:
-    """A single-quoted TypeScript string literal."""
+    """A single-quoted TypeScript string literal: the JSON string literal of ``value``
+    (every control character escaped) with its quotes swapped, and the line and paragraph
+    separators escaped too, which older parsers take for line ends."""
     body = json.dumps(value, ensure_ascii=False)[1:-1].replace("\\\"", "\"").replace("'", "\\'")
-    return f"'{body}'"
+    return "'" + body.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "'"
+
+
+def _template(text: str) -> str:
+    """``text`` inside a template literal: escaped as in :func:`_str`, and neither a
+    backtick nor ``${`` can end the literal or open a substitution."""
+    return _str(text)[1:-1].replace("\\'", "'").replace("`", "\\`").replace("${", "\\${")
+
+
+def _comment(text: str) -> str:
+    """``text`` inside a comment: escaped as in :func:`_str` (no line ends, so it cannot end
+    a ``//`` comment), and ``*/`` cannot end a ``/** */`` one."""
+    return _template(text).replace("*/", "*\\/")
+
+
+def _member(obj: str, name: str) -> str:
+    """``obj.name``, or ``obj['name']`` when the name is not a plain identifier."""
+    return f"{obj}.{name}" if _IDENT.fullmatch(name) else f"{obj}[{_str(name)}]"
 
 
 def literal(value: Any, indent: int = 0) -> str:
@@ -292,9 +319,10 @@ class _ExprWriter:
         parts = rest.split(".") if rest else []
         if head == "context" and parts and parts[0] in self.context:
             if len(parts) == 1:
-                return f"context.{parts[0]}", self.context[parts[0]]
+                return _member("context", parts[0]), self.context[parts[0]]
             self.m.use("field")
-            return f"field(context.{parts[0]}, {', '.join(_str(p) for p in parts[1:])})", UNKNOWN
+            rest_args = ", ".join(_str(p) for p in parts[1:])
+            return f"field({_member('context', parts[0])}, {rest_args})", UNKNOWN
         if head == "event" and parts:
             typed = self._event_type(parts)
             if typed is not None:
@@ -306,7 +334,10 @@ class _ExprWriter:
                 return code, typed
         self.m.use("field")
         args = ", ".join(_str(p) for p in parts)
-        code = f"field({head}{', ' + args if args else ''})"
+        # Any head but ``context`` reads the event, as the evaluator does (chart.expr.lookup):
+        # the head is never written as code.
+        obj = "context" if head == "context" else "event"
+        code = f"field({obj}{', ' + args if args else ''})"
         if head == "event" and len(parts) == 1:
             # A payload field left out takes its default, whatever event it is.
             defaults = {
@@ -332,7 +363,7 @@ class _ExprWriter:
 
     def _event_type(self, parts: list[str]) -> TsType | None:
         """The type of ``event.<parts>`` if every event reaching here has it, required."""
-        if not self.events or any(not _IDENT.match(p) for p in parts):
+        if not self.events or any(not _IDENT.fullmatch(p) for p in parts):
             return None
         found: set[TsType] = set()
         defaults: list[Any] = []
@@ -525,7 +556,7 @@ def render_module(chart: Chart, name: str) -> str:
     # context, input, output, defaults
     ctx_lines = [f"  {_key(f.name)}: {render_type(field_type(f))};" for f in chart.context]
     blocks.append(
-        f"/** The data of the `{chart.id}` flow (XState context). */\n"
+        f"/** The data of the `{_comment(chart.id)}` flow (XState context). */\n"
         f"export interface {n.context} {{\n" + "\n".join(ctx_lines)
         + ("\n" if ctx_lines else "") + "}"
     )
@@ -539,7 +570,7 @@ def render_module(chart: Chart, name: str) -> str:
     if given:
         blocks.append(
             "/** The context the flow starts from, but for the fields the input gives\n"
-            f" * ({', '.join(f'`{g}`' for g in given)}): those have no default. */\n"
+            f" * ({', '.join(f'`{_comment(g)}`' for g in given)}): those have no default. */\n"
             f"export const {n.defaults}: Omit<{n.context}, "
             f"{' | '.join(_str(g) for g in given)}> = {defaults};"
         )
@@ -662,14 +693,15 @@ def render_module(chart: Chart, name: str) -> str:
         )
     config = _ts_config(m, chart, n, given)
     factory = (
-        f"/** The `{chart.id}` machine, with the caller's actors, analytics sink and actions. */\n"
+        f"/** The `{_comment(chart.id)}` machine, with the caller's actors, analytics sink and "
+        "actions. */\n"
         f"export function {n.factory}(deps: {n.deps}) {{\n"
         "  return setup({\n" + ",\n".join(setup_parts) + "\n  }).createMachine("
         + literal(config, 1) + ");\n}"
     )
     machine_type = (
         f"/** The machine's type: what a parent flow's `deps.flows` takes, and what\n"
-        f" * `ActorRefFrom<{n.machine}>` types a running `{chart.id}` with. */\n"
+        f" * `ActorRefFrom<{n.machine}>` types a running `{_comment(chart.id)}` with. */\n"
         f"export type {n.machine} = ReturnType<typeof {n.factory}>;"
     )
 
@@ -694,12 +726,14 @@ def render_module(chart: Chart, name: str) -> str:
     import_lines.append(_import(sorted(runtime_values), sorted(runtime_types), RUNTIME_MODULE))
     for src in sorted(children):
         import_lines.append(
-            f"import type {{ {children[src].machine} }} from './{src}.machine';"
+            f"import type {{ {children[src].machine} }} from {_str(f'./{src}.machine')};"
         )
 
     header = (
-        f"// Generated by flowcheck from the flow `{name}` (XState id `{chart.id}`). Do not edit:\n"
-        f"// change the flow and run `flowcheck export {name}`; `flowcheck export --check`\n"
+        f"// Generated by flowcheck from the flow `{_comment(name)}` (XState id "
+        f"`{_comment(chart.id)}`). Do not edit:\n"
+        f"// change the flow and run `flowcheck export {_comment(name)}`; "
+        "`flowcheck export --check`\n"
         "// fails in CI when this file is stale.\n"
     )
     parts = [header + "\n".join(import_lines), *blocks, factory, machine_type]
@@ -832,7 +866,7 @@ def _impl(m: _Module, code: str, events: list[str] | None, narrowed: bool, where
     prologue = "        const event = received(sent);\n" if widen else ""
     prologue += (
         f"        if (!isEvent(event, [{types}])) {{\n"
-        f"          throw new Error(`{where}: unexpected event ${{event.type}}`);\n"
+        f"          throw new Error(`{_template(where)}: unexpected event ${{event.type}}`);\n"
         "        }\n"
     )
     return _Impl("{ " + ", ".join(names) + " }", prologue)
@@ -848,10 +882,10 @@ def _guards(m: _Module, chart: Chart, usage: dict[str, list[str] | None]) -> lis
         done.add(g.name)
         if g.expr is None:
             # An opaque guard (imported chart): the frontend must provide it; fail loudly.
+            message = f"guard {g.name} is opaque: provide it with machine.provide()"
             out.append(
                 f"      {_key(g.name)}: () => {{\n"
-                f"        throw new Error('guard {g.name} is opaque: provide it with "
-                "machine.provide()');\n"
+                f"        throw new Error({_str(message)});\n"
                 "      }"
             )
             continue
