@@ -218,11 +218,13 @@ def paths(machines: Path | None, name: str, to_state: str | None, cover: str, fm
 @MACHINES
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8765, show_default=True)
-def serve(machines: Path | None, host: str, port: int) -> int:
+@click.option("--scenarios", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Scenario files to list and save sessions into (default: scenarios/).")
+def serve(machines: Path | None, host: str, port: int, scenarios: Path | None) -> int:
     """Serve the local web simulator for designers."""
     from flowcheck.commands import serve as command
 
-    return int(command.run(machines=machines, host=host, port=port))
+    return int(command.run(machines=machines, host=host, port=port, scenarios=scenarios))
 
 
 def main(argv: list[str] | None = None) -> int:
