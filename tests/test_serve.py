@@ -141,15 +141,14 @@ def test_a_body_that_is_not_json_is_a_400(server: SimulatorServer) -> None:
     assert "not valid JSON" in json.loads(caught.value.read())["error"]
 
 
-def test_an_event_its_guard_blocks_is_not_kept_and_the_guard_is_named(
+def test_an_event_its_guard_blocks_is_not_kept_and_the_false_condition_is_named(
     server: SimulatorServer,
 ) -> None:
     sid = open_checkout(server)["session"]
     view = send(server, sid, "PAYMENT_SUBMITTED")
     assert view["step"]["configuration"] == ["paymentDetails"]
     assert view["history"] == []
-    assert view["notice"] == (
-        "PAYMENT_SUBMITTED changed nothing: guard paymentMethodChosen is false in this context")
+    assert view["notice"] == "PAYMENT_SUBMITTED changed nothing: paymentMethodId is empty"
 
 
 def test_invoke_outcomes_are_offered_with_example_outputs_and_error_codes(

@@ -66,11 +66,15 @@ def test_clicking_through_checkout_with_the_payment_form_reaches_completed(page:
     expect(page.locator("#events")).to_contain_text("reached a final state")
 
 
-def test_an_event_its_guard_blocks_is_explained(page: Any) -> None:
+def test_an_event_its_guard_blocks_says_which_condition_is_false_before_and_after_a_click(
+    page: Any,
+) -> None:
     enter_payment_method(page, "")
+    blocked = "PAYMENT_SUBMITTED changed nothing: paymentMethodId is empty"
+    row = page.locator(".event-row", has=page.get_by_role("button", name="PAYMENT_SUBMITTED"))
+    expect(row.locator(".status")).to_have_text(blocked)
     page.get_by_role("button", name="PAYMENT_SUBMITTED", exact=True).click()
-    expect(page.locator("#notice")).to_have_text(
-        "PAYMENT_SUBMITTED changed nothing: guard paymentMethodChosen is false in this context")
+    expect(page.locator("#notice")).to_have_text(blocked)
     assert active_states(page) == ["paymentDetails"]
 
 

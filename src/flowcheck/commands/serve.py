@@ -1,4 +1,8 @@
-"""``flowcheck serve``: the local web simulator for designers, until Ctrl-C."""
+"""``flowcheck serve``: the local web simulator for designers, until Ctrl-C.
+
+Scenario files are listed from, and sessions saved into, ``--scenarios DIR``, else
+``[tool.flowcheck] scenarios``, else ``scenarios/`` at the project's root.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,16 @@ from flowcheck.web.server import make_server
 from flowcheck.web.simulator import Simulator
 
 
-def run(machines: Path | None, host: str, port: int) -> int:
+def run(machines: Path | None, host: str, port: int, scenarios: Path | None = None) -> int:
     settings = find_settings(machines=machines)
     found = discover(settings)
     if not found:
         dirs = ", ".join(str(d) for d in settings.machines)
         raise FlowcheckError(f"no machines found in {dirs}: nothing to simulate")
-    simulator = Simulator(found)  # reads every chart now, so a broken flow fails here
+    if scenarios is None:
+        scenarios = settings.root / str(settings.raw.get("scenarios", "scenarios"))
+    # Reads every chart now, so a broken flow fails here.
+    simulator = Simulator(found, scenarios=scenarios.resolve())
     try:
         server = make_server(simulator, host, port)
     except OSError as exc:

@@ -11,7 +11,7 @@ from rich.text import Text
 from flowcheck import output
 from flowcheck.chart.model import Chart
 from flowcheck.errors import PayloadError, UnknownNameError
-from flowcheck.project import Settings, find_settings, select
+from flowcheck.project import Settings, discover, find_settings, select
 from flowcheck.simulation import Session, parse_event_list
 
 
@@ -21,7 +21,7 @@ def run(
 ) -> int:
     settings = find_settings(machines=machines)
     chart = _chart(settings, name)
-    session = Session(chart, input=_input(chart, input_json))
+    session = Session(chart, input=_input(chart, input_json), flows=_flows(settings, chart))
     if script is not None:
         from flowcheck.commands import scenario
 
@@ -60,6 +60,14 @@ def _input(chart: Chart, text: str | None) -> dict[str, Any] | None:
         raise PayloadError(f"--input names {', '.join(map(repr, unknown))}, not context fields "
                          f"of {chart.name} (fields: {', '.join(sorted(fields)) or 'none'})")
     return value
+
+
+def _flows(settings: Settings, chart: Chart) -> dict[str, Chart] | None:
+    """The project's flows, so that child flows play inline; read only when ``chart``
+    invokes one."""
+    if not any(inv.kind == "flow" for _, inv in chart.invokes()):
+        return None
+    return {m.name: m.chart for m in discover(settings)}
 
 
 def _chart(settings: Settings, name: str) -> Chart:

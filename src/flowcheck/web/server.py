@@ -8,23 +8,33 @@ when Graphviz cannot draw the diagram.
     GET  /static/<file>                     the page's script and style sheet
     GET  /api/machines                      the machines, their states, events and invokes
     GET  /api/machines/<name>/diagram.svg   the diagram, states tagged with data-state
-    POST /api/session          {machine}    open a session -> its view
+    POST /api/session   {machine, steps?}   open a session (replaying a shared link's steps)
     GET  /api/session/<id>                  the session's view
-    POST /api/session/<id>/send {event, payload}
+    POST /api/session/<id>/send  {event, payload, actor?, expect?}
+    POST /api/session/<id>/check {event, payload, actor?}   would it change anything? why not
     POST /api/session/<id>/undo
     POST /api/session/<id>/reset
+    GET  /api/session/<id>/scenario.yaml?name=N   the session as a scenario file (download)
+    POST /api/session/<id>/scenario {name, file, overwrite?}   save it into scenarios/
+    GET  /api/scenarios                     the project's scenario files
+    GET  /api/scenarios/<file>              one of them, parsed
     POST /api/counterexamples  {report}     the counterexamples of a verify JSON report
+
+Saving a scenario writes a file, so that request must come from the page itself: a JSON
+body, an ``Origin`` (when the browser sends one) that is the server's own, and a ``Host``
+that is an address or ``localhost`` (a name could be another site rebound to this one).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from flowcheck.errors import FlowcheckError
 from flowcheck.formats.diagram import GraphvizMissingError
@@ -45,7 +55,12 @@ _CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
+    ".yaml": "application/yaml; charset=utf-8",
 }
+
+
+class ForbiddenError(FlowcheckError):
+    """A request the server refuses whatever its content (a write from another site)."""
 
 
 class SimulatorServer(ThreadingHTTPServer):
@@ -103,7 +118,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("POST")
 
     def _dispatch(self, method: str) -> None:
-        parts = [unquote(p) for p in urlsplit(self.path).path.split("/") if p]
+        url = urlsplit(self.path)
+        parts = [unquote(p) for p in url.path.split("/") if p]
+        self._query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         try:
             if method == "GET":
                 self._get(parts)
@@ -111,6 +128,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._post(parts, self._body())
         except GraphvizMissingError:
             self._json({"error": _NO_GRAPHVIZ}, HTTPStatus.SERVICE_UNAVAILABLE)
+        except ForbiddenError as exc:
+            self._json({"error": str(exc)}, HTTPStatus.FORBIDDEN)
         except FlowcheckError as exc:
             self._json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
 
@@ -127,6 +146,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(self.server.diagram(name).encode(), _CONTENT_TYPES[".svg"])
             case ["api", "session", sid]:
                 self._json(sim.view(sid))
+            case ["api", "session", sid, "scenario.yaml"]:
+                name = self._query.get("name") or "saved session"
+                text = sim.scenario_text(sid, name, self._query.get("file", ""))
+                self._send(text.encode(), _CONTENT_TYPES[".yaml"])
+            case ["api", "scenarios"]:
+                self._json({"scenarios": sim.scenario_files()})
+            case ["api", "scenarios", file]:
+                self._json(sim.scenario_file(file))
             case _:
                 self._not_found()
 
@@ -134,9 +161,17 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.server.simulator
         match parts:
             case ["api", "session"]:
-                self._json(sim.open(str(body.get("machine", ""))))
+                self._json(sim.open(str(body.get("machine", "")), body.get("steps")))
             case ["api", "session", sid, "send"]:
-                self._json(sim.send(sid, body.get("event", ""), body.get("payload")))
+                self._json(sim.send(sid, body.get("event", ""), body.get("payload"),
+                                    body.get("actor"), body.get("expect")))
+            case ["api", "session", sid, "check"]:
+                self._json(sim.check(sid, str(body.get("event", "")), body.get("payload") or {},
+                                     body.get("actor")))
+            case ["api", "session", sid, "scenario"]:
+                self._own_page_only()
+                self._json(sim.save_scenario(sid, str(body.get("name") or ""),
+                                             body.get("file"), bool(body.get("overwrite"))))
             case ["api", "session", sid, "undo"]:
                 self._json(sim.undo(sid))
             case ["api", "session", sid, "reset"]:
@@ -148,6 +183,23 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json({"counterexamples": sim.counterexamples(report)})
             case _:
                 self._not_found()
+
+    def _own_page_only(self) -> None:
+        """Refuse a write that another site could have made the browser send."""
+        host = self.headers.get("Host") or ""
+        name = urlsplit(f"//{host}").hostname or ""
+        try:
+            ipaddress.ip_address(name)
+            literal = True
+        except ValueError:
+            literal = name == "localhost"
+        origin = self.headers.get("Origin")
+        json_body = (self.headers.get("Content-Type") or "").startswith("application/json")
+        if not literal or not json_body or (origin is not None and origin != f"http://{host}"):
+            raise ForbiddenError(
+                "saving a scenario is only accepted from the simulator's own page "
+                "(opened at its address or localhost)"
+            )
 
     def _body(self) -> dict[str, Any]:
         try:

@@ -1,32 +1,57 @@
-"""The web simulator's behaviour, without HTTP: machines, sessions and counterexample replay.
+"""The web simulator's behaviour, without HTTP: machines, sessions, scenarios and
+counterexample replay.
 
-One :class:`flowcheck.simulation.Session` per browser session, kept in memory. Every
-public method takes and returns JSON-ready data, so the HTTP layer only routes and
-encodes, and the tests can drive the simulator with or without a server.
+One :class:`flowcheck.simulation.Session` per browser session, kept in memory, with the
+project's flows so that child flows play inline. Every public method takes and returns
+JSON-ready data, so the HTTP layer only routes and encodes, and the tests can drive the
+simulator with or without a server.
 """
 
 from __future__ import annotations
 
-import itertools
+import inspect
+import re
 import secrets
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
-from flowcheck.chart.model import Chart, DataField, Invoke
+from flowcheck.chart.model import Chart, DataField, Track, Transition
 from flowcheck.errors import FlowcheckError, PayloadError, UnknownNameError
+from flowcheck.explain import guard_words
+from flowcheck.formats.diagram import label_lines
 from flowcheck.project import Machine
-from flowcheck.simulation import Session, StepRecord
+from flowcheck.scenarios import (
+    ScenarioError,
+    compare,
+    dump,
+    from_session,
+    header,
+    input_of,
+    load,
+    machine_of,
+    scenarios,
+)
+from flowcheck.simulation import (
+    Session,
+    candidate_payloads,
+    default_payload,
+    default_value,
+    unchanged,
+)
+from flowcheck.whatif import Outcome, what_if
 
 MAX_SESSIONS = 256
 """Sessions kept at once; the least recently used goes first (a tab left open long ago)."""
 
-MAX_CANDIDATES = 64
-"""Payload combinations tried per step when a counterexample carries no payloads."""
+MAX_STEPS = 2000
+"""Steps a shared link or a restored session may replay."""
 
 _DONE = "xstate.done.actor."
 _ERROR = "xstate.error.actor."
 _AFTER = "xstate.after."
+_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,80}")
 
 
 class ReportError(FlowcheckError):
@@ -34,10 +59,15 @@ class ReportError(FlowcheckError):
 
 
 class Simulator:
-    """The machines being served and the open sessions. Thread-safe."""
+    """The machines being served and the open sessions. Thread-safe.
 
-    def __init__(self, machines: list[Machine]) -> None:
+    ``scenarios`` is the project's scenario directory: the page lists its files and saves
+    sessions into it (None: neither)."""
+
+    def __init__(self, machines: list[Machine], scenarios: Path | None = None) -> None:
         self.charts: dict[str, Chart] = {m.name: m.chart for m in machines}
+        self.descriptions = {m.name: flow_description(m) for m in machines}
+        self.scenarios = scenarios
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._names: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -52,14 +82,20 @@ class Simulator:
             raise UnknownNameError(f"unknown machine {name!r}: the machines are {known}") from None
 
     def machines(self) -> list[dict[str, Any]]:
-        return [describe_chart(name, chart) for name, chart in self.charts.items()]
+        return [describe_chart(name, chart, self.descriptions.get(name, ""))
+                for name, chart in self.charts.items()]
 
     # -- sessions ------------------------------------------------------------------------------
 
-    def open(self, machine: str) -> dict[str, Any]:
-        """Start a session on ``machine`` in its initial configuration."""
+    def open(self, machine: str, steps: Any = None) -> dict[str, Any]:
+        """Start a session on ``machine`` in its initial configuration; with ``steps``
+        (``[{event, payload, actor}]``, a shared link's), replay them. A step that does not
+        replay stops the replay there, and the view's notice says which."""
         chart = self.chart(machine)
-        session = Session(chart)
+        session = Session(chart, flows=self.charts)
+        notice = None
+        if steps is not None:
+            notice = _replay_steps(session, steps)
         sid = secrets.token_urlsafe(12)
         with self._lock:
             self._sessions[sid] = session
@@ -67,18 +103,27 @@ class Simulator:
             while len(self._sessions) > MAX_SESSIONS:
                 old, _ = self._sessions.popitem(last=False)
                 self._names.pop(old, None)
-            return self._view(sid, session)
+            return self._view(sid, session, notice=notice)
 
     def view(self, sid: str) -> dict[str, Any]:
         with self._lock:
             return self._view(sid, self._session(sid))
 
-    def send(self, sid: str, event: str, payload: dict[str, Any] | None) -> dict[str, Any]:
-        """Fire one event. An event that changes nothing is not kept; the view says why."""
+    def send(
+        self, sid: str, event: str, payload: dict[str, Any] | None, actor: Any = None,
+        expect: Any = None,
+    ) -> dict[str, Any]:
+        """Fire one event, at the top-level flow or at the running child ``actor``. An
+        event that changes nothing is not kept; the view says why. With ``expect`` (a
+        scenario step's expectations), the view's ``check`` lists those that do not hold."""
         if not isinstance(event, str) or not event:
             raise PayloadError('send needs {"event": "NAME", "payload": {...}}')
         if payload is not None and not isinstance(payload, dict):
             raise PayloadError(f"event {event}: payload must be a JSON object")
+        if actor is not None and not isinstance(actor, str):
+            raise PayloadError(f"event {event}: actor must be the id of a running child flow")
+        if expect is not None and not isinstance(expect, dict):
+            raise PayloadError(f"event {event}: expect must be a JSON object")
         with self._lock:
             session = self._session(sid)
             if session.stepper.is_done(session.snapshot):
@@ -86,12 +131,27 @@ class Simulator:
                     f"{session.chart.name} is in a final state; undo or reset to go on"
                 )
             before = session.records[-1]
-            record = session.send(event, payload)
+            record = session.send(event, payload, actor or None)
             notice = None
-            if _unchanged(before, record):
+            if unchanged(before, record):
                 session.undo()
-                notice = _ignored_notice(session, event)
-            return self._view(sid, session, notice=notice)
+                why = session.refusal(event, record.payload, actor or None)
+                where = f"{actor}: " if actor else ""
+                notice = where + (why.message() if why else f"{event} changed nothing")
+            check = None
+            if expect is not None:
+                check = compare(expect, session.describe())
+            return self._view(sid, session, notice=notice, check=check)
+
+    def check(self, sid: str, event: str, payload: Any, actor: Any = None) -> dict[str, Any]:
+        """Whether ``event`` with ``payload`` would change anything now, and if not why;
+        the session is left as it was."""
+        if not isinstance(payload, dict):
+            raise PayloadError(f"event {event}: payload must be a JSON object")
+        with self._lock:
+            session = self._session(sid)
+            why = session.refusal(str(event), payload, actor or None)
+            return {"enabled": why is None, "reason": why.message() if why else None}
 
     def undo(self, sid: str) -> dict[str, Any]:
         with self._lock:
@@ -115,25 +175,130 @@ class Simulator:
         self._sessions.move_to_end(sid)
         return session
 
-    def _view(self, sid: str, session: Session, notice: str | None = None) -> dict[str, Any]:
+    def _view(self, sid: str, session: Session, notice: str | None = None,
+              check: list[str] | None = None) -> dict[str, Any]:
         step = session.describe()
-        telemetry = [
-            {"step": i, **t}
-            for i, record in enumerate(session.records)
-            for t in session.describe(record)["telemetry"]
-        ]
+        record = session.records[-1]
+        telemetry = []
+        for i, rec in enumerate(session.records):
+            for actor, x in rec.log:
+                if isinstance(x.action, Track):
+                    entry = {"step": i, "event": x.action.event, "properties": x.properties or {}}
+                    if actor:
+                        entry["actor"] = actor
+                    telemetry.append(entry)
+        running = []
+        if not step["done"]:
+            for path, run in session.actors():
+                parent_chart = session.chart_of(path.rpartition(".")[0] or None)
+                invoke = path.rpartition(".")[2]
+                state = next((s.id for s, inv in parent_chart.invokes() if inv.id == invoke), "")
+                child_step = session.describe(actor=path)
+                running.append({
+                    "actor": path, "machine": run.machine, "invoke": invoke, "state": state,
+                    "step": child_step,
+                    "actions": [] if child_step["done"] or child_step["errored"] else
+                    _actions(session, path, child_step["enabled"]),
+                })
+        history = []
+        for r in session.records[1:]:
+            item: dict[str, Any] = {"event": r.event, "payload": r.payload}
+            if r.actor:
+                item["actor"] = r.actor
+            history.append(item)
         return {
             "session": sid,
             "machine": self._names[sid],
             "step": step,
-            "actions": [] if step["done"] else actions(session.chart, step["enabled"]),
-            "history": [
-                {"event": r.event, "payload": r.payload} for r in session.records[1:]
-            ],
+            "actions": [] if step["done"] else _actions(session, None, step["enabled"]),
+            "actors": running,
+            "history": history,
             "telemetry": telemetry,
+            "deliveries": [
+                {"actor": d.actor, "event": d.event, "payload": d.payload}
+                for d in record.deliveries
+            ],
+            "whatif": [] if step["done"] else [_outcome_json(o) for o in what_if(session)],
             "can_undo": len(session.records) > 1,
             "notice": notice,
+            "check": check,
         }
+
+    # -- scenarios -----------------------------------------------------------------------------
+
+    def scenario_text(self, sid: str, name: str, file: str = "") -> str:
+        """The session as a scenario file (YAML) that ``flowcheck simulate --script`` runs."""
+        with self._lock:
+            session = self._session(sid)
+            return _scenario_yaml(session, name, file or f"scenarios/{session.chart.name}.yaml")
+
+    def save_scenario(self, sid: str, name: str, file: Any, overwrite: bool = False
+                      ) -> dict[str, Any]:
+        """Write the session as ``<scenarios>/<file>``; refuse to overwrite unless told."""
+        directory = self._scenario_dir()
+        stem = str(file or "").removesuffix(".yaml").removesuffix(".yml")
+        if not _FILE.fullmatch(stem) or ".." in stem:
+            raise ScenarioError(
+                f"scenario file name {file!r}: use letters, digits, '_', '-' and '.', "
+                "e.g. course_builder_published"
+            )
+        path = directory / f"{stem}.yaml"
+        if path.exists() and not overwrite:
+            raise ScenarioError(f"scenarios/{path.name} exists already: pick another name "
+                                "(or overwrite it)")
+        with self._lock:
+            session = self._session(sid)
+            text = _scenario_yaml(session, name or stem, f"scenarios/{path.name}")
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        return {"file": path.name, "path": f"scenarios/{path.name}", "yaml": text}
+
+    def scenario_files(self) -> list[dict[str, Any]]:
+        """The scenario files of the project: file, machine, names and step counts."""
+        if self.scenarios is None or not self.scenarios.is_dir():
+            return []
+        out = []
+        for path in sorted(self.scenarios.iterdir()):
+            if path.suffix not in (".yaml", ".yml", ".json") or path.name.startswith("."):
+                continue
+            entry: dict[str, Any] = {"file": path.name}
+            try:
+                data = load(path)
+                machine = machine_of(path.name, data)
+                entry["machine"] = machine
+                if machine in self.charts:
+                    entry["scenarios"] = [{"name": n, "steps": len(s)}
+                                          for n, s in scenarios(path.name, data, machine)]
+                else:
+                    entry["error"] = f"no machine {machine!r} in this project"
+            except FlowcheckError as exc:
+                entry["error"] = str(exc)
+            out.append(entry)
+        return out
+
+    def scenario_file(self, file: str) -> dict[str, Any]:
+        """One scenario file, parsed: its machine, input and scenarios' steps."""
+        directory = self._scenario_dir()
+        if not _FILE.fullmatch(file) or ".." in file:
+            raise UnknownNameError(f"no scenario file {file!r}")
+        path = directory / file
+        if not path.is_file():
+            raise UnknownNameError(f"no scenario file {file!r} in scenarios/")
+        data = load(path)
+        machine = machine_of(file, data) or ""
+        self.chart(machine)
+        return {
+            "file": file, "machine": machine, "input": input_of(file, data),
+            "scenarios": [{"name": n, "steps": s} for n, s in scenarios(file, data, machine)],
+        }
+
+    def _scenario_dir(self) -> Path:
+        if self.scenarios is None:
+            raise ScenarioError("this simulator has no scenarios directory "
+                                "(start it with --scenarios DIR)")
+        return self.scenarios
 
     # -- counterexamples -----------------------------------------------------------------------
 
@@ -196,28 +361,51 @@ class Simulator:
         return steps
 
 
-def describe_chart(name: str, chart: Chart) -> dict[str, Any]:
+def flow_description(machine: Machine) -> str:
+    """A flow's description: its class docstring, else its module's (the flows of this
+    project describe themselves at the top of their module)."""
+    chart = machine.chart
+    if chart.description:
+        return chart.description
+    module = inspect.getmodule(machine.cls)
+    return inspect.cleandoc(module.__doc__ or "") if module is not None else ""
+
+
+def describe_chart(name: str, chart: Chart, description: str = "") -> dict[str, Any]:
     """What the page needs to know about a machine."""
     return {
         "name": name,
         "id": chart.id,
-        "description": chart.description,
+        "description": description or chart.description,
         "initial": chart.initial,
         "states": [
             {"id": s.id, "kind": s.kind, "parent": s.parent, "tags": list(s.tags),
-             "description": s.description}
+             "description": s.description,
+             "invokes": [{"id": inv.id, "kind": inv.kind, "src": inv.src} for inv in s.invokes]}
             for s in chart.states
         ],
         "events": [
             {"name": e.name, "description": e.description,
-             "fields": [field_json(f) for f in e.payload]}
+             "fields": [field_json(f) for f in e.payload],
+             "payload": default_payload(chart, e.name)}
             for e in chart.events
         ],
+        "transitions": [_transition_json(t) for t in chart.transitions()],
         "invokes": [
             {"id": inv.id, "state": s.id, "kind": inv.kind, "src": inv.src,
              "outputs": list(inv.outputs), "error_codes": list(inv.error_codes)}
             for s, inv in chart.invokes()
         ],
+        "input": [field_json(f) for f in chart.input or ()],
+    }
+
+
+def _transition_json(t: Transition) -> dict[str, Any]:
+    return {
+        "source": t.source, "event": t.event, "targets": list(t.targets),
+        "label": " ".join(label_lines(t)),
+        "guard": t.guard.name if t.guard else None,
+        "condition": guard_words(t.guard) if t.guard else None,
     }
 
 
@@ -227,9 +415,9 @@ def field_json(f: DataField) -> dict[str, Any]:
 
 
 def actions(chart: Chart, enabled: list[str]) -> list[dict[str, Any]]:
-    """The buttons for the enabled events: user events with their payload fields, one
-    button per example output of an invoke's done event, one per error code of its
-    error event, one per delay."""
+    """The buttons for the enabled events: user events with their payload fields (each
+    with the value it is filled in with), one button per example output of an invoke's
+    done event, one per error code of its error event, one per delay."""
     specs = {e.name: e for e in chart.events}
     invokes = {inv.id: (s.id, inv) for s, inv in chart.invokes()}
     out: list[dict[str, Any]] = []
@@ -238,7 +426,9 @@ def actions(chart: Chart, enabled: list[str]) -> list[dict[str, Any]]:
             spec = specs[event]
             out.append({"event": event, "kind": "user", "label": event,
                         "description": spec.description,
-                        "fields": [field_json(f) for f in spec.payload]})
+                        "fields": [field_json(f) | {"value": default_value(f)}
+                                   for f in spec.payload],
+                        "payload": default_payload(chart, event)})
         elif event.startswith(_DONE) and event[len(_DONE):] in invokes:
             _, inv = invokes[event[len(_DONE):]]
             for output in inv.outputs:
@@ -250,7 +440,7 @@ def actions(chart: Chart, enabled: list[str]) -> list[dict[str, Any]]:
                 out.append({"event": event, "kind": "error", "invoke": inv.id,
                             "label": f"{inv.id} error", "payload": {"error": {"code": code}}})
         elif event.startswith(_AFTER):
-            delay = event[len(_AFTER):].split(".", 1)[0]
+            delay = event[len(_AFTER):].rsplit(".", 1)[0]
             out.append({"event": event, "kind": "delay", "label": f"after {delay}",
                         "payload": {}})
         else:
@@ -258,27 +448,79 @@ def actions(chart: Chart, enabled: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def _invoke_of(chart: Chart, event: str) -> Invoke | None:
-    for prefix in (_DONE, _ERROR):
-        if event.startswith(prefix):
-            wanted = event[len(prefix):]
-            return next((inv for _, inv in chart.invokes() if inv.id == wanted), None)
+def _actions(session: Session, actor: str | None, enabled: list[str]) -> list[dict[str, Any]]:
+    """:func:`actions` for the flow at ``actor``, each saying whether it would change
+    anything now (``enabled``) and if not why (``reason``); ``reads_payload`` when its
+    guards read the event, so that the page checks again as the form changes; invoke
+    outcomes of a child flow playing inline are marked ``shortcut``."""
+    chart = session.chart_of(actor)
+    running = {path.rpartition(".")[2] for path, _ in session.actors()
+               if (path.rpartition(".")[0] or None) == actor}
+    out = actions(chart, enabled)
+    reads = _payload_guards(chart)
+    for action in out:
+        why = None
+        try:
+            why = session.refusal(action["event"], action.get("payload") or {}, actor)
+        except FlowcheckError as exc:
+            action["enabled"], action["reason"] = False, str(exc)
+            continue
+        action["enabled"] = why is None
+        action["reason"] = why.message() if why else None
+        if action["kind"] == "user":
+            action["reads_payload"] = action["event"] in reads
+        if action.get("invoke") in running:
+            action["shortcut"] = True
+    return out
+
+
+def _payload_guards(chart: Chart) -> set[str]:
+    """The events some of whose guards read the event's payload."""
+    return {
+        t.event for t in chart.transitions()
+        if t.event and t.guard is not None and t.guard.expr is not None
+        and any(ref.startswith("event.") for ref in t.guard.expr.refs())
+    }
+
+
+def _outcome_json(o: Outcome) -> dict[str, Any]:
+    return {
+        "actor": o.actor, "source": o.source, "kind": o.kind, "event": o.event,
+        "payload": o.payload, "codes": o.codes, "lands": o.lands, "actor_lands": o.actor_lands,
+        "stops": o.stops, "failure": o.failure,
+        "recovery": [{"event": r.event, "payload": r.payload, "actor": r.actor,
+                      "leads_to": r.leads_to} for r in o.recovery],
+    }
+
+
+def _scenario_yaml(session: Session, name: str, file: str) -> str:
+    data = from_session(session, name)
+    return dump(data, header(session.chart.name, name, file))
+
+
+def _replay_steps(session: Session, steps: Any) -> str | None:
+    """Send a shared link's steps; the notice when one does not replay."""
+    if not isinstance(steps, list) or len(steps) > MAX_STEPS:
+        raise PayloadError(f"steps must be a list of at most {MAX_STEPS} {{event, payload}}")
+    for n, step in enumerate(steps, start=1):
+        if not isinstance(step, dict) or not isinstance(step.get("event"), str):
+            raise PayloadError(f"step {n} must be {{\"event\": NAME, \"payload\": {{...}}}}")
+        payload = step.get("payload") or {}
+        actor = step.get("actor") or None
+        if not isinstance(payload, dict) or (actor is not None and not isinstance(actor, str)):
+            raise PayloadError(f"step {n} ({step['event']}): payload must be an object, "
+                               "actor a child flow's id")
+        before = session.records[-1]
+        try:
+            record = session.send(step["event"], payload, actor)
+        except FlowcheckError as exc:
+            return (f"the link's step {n} ({step['event']}) does not replay on the current "
+                    f"flow ({exc}); the session stops before it")
+        if unchanged(before, record):
+            session.undo()
+            return (f"the link's step {n} ({step['event']}) changes nothing on the current "
+                    "flow; the session stops before it")
     return None
-
-
-def _unchanged(before: StepRecord, after: StepRecord) -> bool:
-    return before.snapshot == after.snapshot and not after.executed
-
-
-def _ignored_notice(session: Session, event: str) -> str:
-    active = set(session.stepper.active_ids(session.snapshot))
-    guards = sorted({
-        t.guard.name for t in session.chart.transitions()
-        if t.event == event and t.source in active and t.guard is not None
-    })
-    if guards:
-        return f"{event} changed nothing: guard {', '.join(guards)} is false in this context"
-    return f"{event} changed nothing in this configuration"
 
 
 def _report_machines(report: Any) -> list[dict[str, Any]]:
@@ -318,29 +560,3 @@ def _replay_step(
             return session.records[-1].payload
         session.undo()
     return None
-
-
-def candidate_payloads(chart: Chart, event: str) -> list[dict[str, Any]]:
-    """Payloads worth trying for ``event``: its declared examples, its invoke's outcomes."""
-    inv = _invoke_of(chart, event)
-    if inv is not None:
-        if event.startswith(_DONE):
-            return [{"output": o} for o in inv.outputs]
-        return [{"error": {"code": c}} for c in inv.error_codes]
-    spec = next((e for e in chart.events if e.name == event), None)
-    if spec is None or not spec.payload:
-        return [{}]
-    domains = [_domain(f) for f in spec.payload]
-    names = [f.name for f in spec.payload]
-    combos = itertools.islice(itertools.product(*domains), MAX_CANDIDATES)
-    return [dict(zip(names, values, strict=True)) for values in combos]
-
-
-def _domain(f: DataField) -> list[Any]:
-    values = list(f.enum or f.examples)
-    if f.default is not None and f.default not in values:
-        values.append(f.default)
-    if not values:
-        values = [{"string": "", "integer": 0, "boolean": False, "string[]": [],
-                   "object": {}}.get(f.type)]
-    return values

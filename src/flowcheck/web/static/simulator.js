@@ -1,13 +1,19 @@
 // The flowcheck simulator page: one module, no framework, no build step.
-// The server owns the simulation (one Session per tab); this file only renders
-// the session's view and sends what the designer clicks.
+// The server owns the simulation (one Session per tab, child flows included); this file
+// renders the session's view, draws the diagrams with pan and zoom, and sends what the
+// designer clicks. Text from machines is always set with textContent, never as HTML.
 
 const STORE = "flowcheck.session";
+const READABLE = 1.0;   // px per diagram unit at which 12-unit state names are ~14 px high
+const MAX_FOLLOW = 1.2; // never zoom in further than this when following
 
 const state = {
   machines: new Map(),   // name -> machine description from /api/machines
   view: null,            // the session view returned by every session call
-  replay: null,          // {entry, index} while a counterexample is being replayed
+  replay: null,          // {kind, title, steps, index, results} while steps are played
+  pinned: null,          // the state or transition shown in the details panel
+  svgs: new Map(),       // machine name -> diagram SVG text (or {error})
+  children: new Map(),   // actor path -> {card, viewer}
 };
 
 const $ = (id) => document.getElementById(id);
@@ -17,7 +23,9 @@ function h(tag, attrs = {}, ...children) {
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "class") el.className = value;
-    else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key === "dataset") {
+      for (const [k, v] of Object.entries(value)) if (v !== undefined && v !== null) el.dataset[k] = v;
+    }
     else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
     else el.setAttribute(key, value === true ? "" : value);
   }
@@ -49,6 +57,14 @@ function compact(value) {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
+function shortEvent(name) {
+  for (const [prefix, word] of [["xstate.done.actor.", "done"], ["xstate.error.actor.", "error"]]) {
+    if (name.startsWith(prefix)) return `${name.slice(prefix.length)} ${word}`;
+  }
+  if (name.startsWith("xstate.after.")) return `after ${name.slice(13).replace(/\.[^.]*$/, "")}`;
+  return name;
+}
+
 function showNotice(text, kind = "info") {
   const el = $("notice");
   el.hidden = !text;
@@ -62,26 +78,442 @@ function fatal(error) {
   el.textContent = String(error.message || error);
 }
 
-// -- sessions ----------------------------------------------------------------------------------
+// Docstrings quote names ``like this``: shown plain.
+function plain(text) {
+  return (text || "").replace(/``/g, "");
+}
 
-async function openMachine(name) {
-  const view = await api("POST", "/api/session", { machine: name });
-  sessionStorage.setItem(STORE, JSON.stringify({ id: view.session, machine: name }));
-  $("machine").value = name;
+function firstParagraph(text) {
+  return plain(text).split("\n\n")[0].replace(/\s+/g, " ").trim();
+}
+
+// -- the diagram viewer: pan, zoom, fit, focus, follow -----------------------------------------
+
+const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
+
+// Graphviz SVG is parsed, never inserted as HTML; anything that could run is dropped.
+function parseSvg(text) {
+  const doc = new DOMParser().parseFromString(text, "image/svg+xml");
+  const svg = doc.documentElement;
+  if (!svg || svg.nodeName !== "svg") throw new Error("the diagram is not an SVG");
+  for (const bad of svg.querySelectorAll("script, foreignObject")) bad.remove();
+  for (const el of [svg, ...svg.querySelectorAll("*")]) {
+    for (const attr of [...el.attributes]) {
+      const value = attr.value.trim().toLowerCase();
+      if (attr.name.startsWith("on") || value.startsWith("javascript:")) el.removeAttribute(attr.name);
+    }
+  }
+  return document.importNode(svg, true);
+}
+
+class Viewer {
+  constructor(box, machine) {
+    this.box = box;
+    this.machine = machine;
+    this.svg = null;
+    this.base = null;      // the whole drawing, in diagram units
+    this.view = null;      // {x, y, w, h}: what the box shows now
+    this.boxes = new Map(); // element -> its box in diagram units
+    this.follow = true;
+    this.frame = 0;
+    box.classList.add("viewer");
+    this.wire();
+  }
+
+  show(svgText) {
+    const svg = parseSvg(svgText);
+    svg.removeAttribute("width");
+    svg.removeAttribute("height");
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", `diagram of ${this.machine}`);
+    svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
+    this.box.replaceChildren(svg);
+    this.svg = svg;
+    const [x, y, w, h] = (svg.getAttribute("viewBox") || "0 0 100 100").split(/[ ,]+/).map(Number);
+    this.base = { x, y, w, h };
+    this.boxes = new Map();
+    this.view = null;
+    this.fit(false);
+  }
+
+  size() {
+    const r = this.box.getBoundingClientRect();
+    return { w: Math.max(r.width, 50), h: Math.max(r.height, 50) };
+  }
+
+  // Pixels per diagram unit.
+  scale() {
+    return this.view ? this.size().w / this.view.w : 1;
+  }
+
+  apply() {
+    const v = this.view;
+    this.svg.setAttribute("viewBox", `${v.x} ${v.y} ${v.w} ${v.h}`);
+    this.box.dataset.scale = this.scale().toFixed(3);
+  }
+
+  // Show the diagram box `b` (diagram units) centred at `scale` px per unit.
+  moveTo(cx, cy, scale, animate = true) {
+    const { w, h } = this.size();
+    const target = { x: cx - w / scale / 2, y: cy - h / scale / 2, w: w / scale, h: h / scale };
+    cancelAnimationFrame(this.frame);
+    if (!animate || !this.view || reducedMotion.matches) {
+      this.view = target;
+      this.apply();
+      this.box.dataset.moving = "false";
+      return;
+    }
+    const from = { ...this.view };
+    const start = performance.now();
+    this.box.dataset.moving = "true";
+    const step = (now) => {
+      const t = Math.min(1, (now - start) / 250);
+      const e = t < 0.5 ? 2 * t * t : 1 - (-2 * t + 2) ** 2 / 2;
+      this.view = Object.fromEntries(Object.keys(target).map((k) => [k, from[k] + (target[k] - from[k]) * e]));
+      this.apply();
+      if (t < 1) this.frame = requestAnimationFrame(step);
+      else this.box.dataset.moving = "false";
+    };
+    this.frame = requestAnimationFrame(step);
+  }
+
+  fitBox(b, maxScale = Infinity, animate = true, pad = 24) {
+    const { w, h } = this.size();
+    const scale = Math.min((w - 2 * pad) / b.w, (h - 2 * pad) / b.h, maxScale);
+    this.moveTo(b.x + b.w / 2, b.y + b.h / 2, scale, animate);
+    return scale;
+  }
+
+  fit(animate = true) {
+    if (this.base) this.fitBox(this.base, Infinity, animate, 8);
+  }
+
+  zoomBy(factor, px, py) {
+    if (!this.view) return;
+    const { w, h } = this.size();
+    const fx = px === undefined ? 0.5 : px / w;
+    const fy = py === undefined ? 0.5 : py / h;
+    const ux = this.view.x + fx * this.view.w;
+    const uy = this.view.y + fy * this.view.h;
+    const nw = this.view.w / factor;
+    const nh = this.view.h / factor;
+    this.view = { x: ux - fx * nw, y: uy - fy * nh, w: nw, h: nh };
+    this.apply();
+  }
+
+  actual() {
+    const v = this.view || this.base;
+    this.moveTo(v.x + v.w / 2, v.y + v.h / 2, 1);
+  }
+
+  // An element's box in diagram units (cached: the drawing does not move inside the svg).
+  boxOf(el) {
+    if (this.boxes.has(el)) return this.boxes.get(el);
+    const shape = el.querySelector(":scope > polygon, :scope > path, :scope > ellipse") || el;
+    const bb = shape.getBBox();
+    const m = this.svg.getScreenCTM().inverse().multiply(shape.getScreenCTM());
+    const pts = [[bb.x, bb.y], [bb.x + bb.width, bb.y + bb.height]].map(([x, y]) => {
+      const p = new DOMPoint(x, y).matrixTransform(m);
+      return [p.x, p.y];
+    });
+    const box = { x: Math.min(pts[0][0], pts[1][0]), y: Math.min(pts[0][1], pts[1][1]),
+      w: Math.abs(pts[1][0] - pts[0][0]), h: Math.abs(pts[1][1] - pts[0][1]) };
+    this.boxes.set(el, box);
+    return box;
+  }
+
+  stateEl(id) {
+    return [...this.svg.querySelectorAll("[data-state]")].find((el) => el.dataset.state === id) || null;
+  }
+
+  focusState(id) {
+    const el = this.svg && this.stateEl(id);
+    if (el) this.fitBox(this.boxOf(el), MAX_FOLLOW);
+  }
+
+  // Highlight the configuration and the transitions out of it; follow it if asked.
+  highlight(configuration, enabledEvents, blockedEvents, animate = true) {
+    if (!this.svg) return;
+    const active = new Set(configuration);
+    for (const el of this.svg.querySelectorAll("[data-state]")) {
+      el.classList.toggle("active", active.has(el.dataset.state));
+    }
+    const outgoing = [];
+    for (const el of this.svg.querySelectorAll("[data-transition]")) {
+      const fromActive = el.dataset.sources.split(" ").some((s) => active.has(s));
+      const live = fromActive && enabledEvents.has(el.dataset.event);
+      const held = fromActive && blockedEvents.has(el.dataset.event);
+      el.classList.toggle("live", live && !held);
+      el.classList.toggle("held", held);
+      // The label's edges: from the active sources only (a shared label has many).
+      const sources = new Set(el.dataset.sources.split(" "));
+      for (const edge of this.svg.querySelectorAll(`g.edge.of-${el.dataset.transition}`)) {
+        const ends = (edge.querySelector("title") || {}).textContent || "";
+        const inactive = ends.split("->").map((end) => end.replace(/^__(.*)__$/, "$1"))
+          .some((end) => sources.has(end) && !active.has(end));
+        edge.classList.toggle("live", live && !held && !inactive);
+      }
+      if (fromActive) outgoing.push(el);
+    }
+    if (this.follow) this.followActive(active, outgoing, animate);
+  }
+
+  // Follow: the active states and the labels of their transitions, readable; if that is
+  // too much, the innermost active compound; if still too much, the active states alone.
+  followActive(active, outgoing, animate) {
+    const leaves = [...this.svg.querySelectorAll("g.node[data-state]")].filter((el) => active.has(el.dataset.state));
+    const compounds = [...this.svg.querySelectorAll("g.cluster[data-state]")].filter((el) => active.has(el.dataset.state));
+    if (!leaves.length) return;
+    const { w, h } = this.size();
+    const fits = (b) => Math.min((w - 48) / b.w, (h - 48) / b.h) >= READABLE;
+    const union = (els) => els.map((el) => this.boxOf(el)).reduce((a, b) => {
+      const x = Math.min(a.x, b.x), y = Math.min(a.y, b.y);
+      return { x, y, w: Math.max(a.x + a.w, b.x + b.w) - x, h: Math.max(a.y + a.h, b.y + b.h) - y };
+    });
+    const candidates = [union([...leaves, ...outgoing])];
+    if (compounds.length) candidates.push(union([...leaves, compounds[compounds.length - 1]]));
+    candidates.push(union(leaves));
+    const chosen = candidates.find(fits);
+    if (chosen) {
+      this.fitBox(chosen, MAX_FOLLOW, animate);
+    } else {
+      const b = candidates[candidates.length - 1];
+      this.moveTo(b.x + b.w / 2, b.y + b.h / 2, READABLE, animate);
+    }
+  }
+
+  wire() {
+    const box = this.box;
+    box.addEventListener("wheel", (e) => {
+      if (!this.view) return;
+      e.preventDefault();
+      const r = box.getBoundingClientRect();
+      this.zoomBy(Math.exp(-e.deltaY * 0.0015), e.clientX - r.left, e.clientY - r.top);
+    }, { passive: false });
+    let drag = null;
+    box.addEventListener("pointerdown", (e) => {
+      if (!this.view || e.button !== 0) return;
+      drag = { x: e.clientX, y: e.clientY, view: { ...this.view }, moved: false };
+      box.setPointerCapture(e.pointerId);
+    });
+    box.addEventListener("pointermove", (e) => {
+      if (!drag) return;
+      const dx = e.clientX - drag.x;
+      const dy = e.clientY - drag.y;
+      if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
+      if (!drag.moved) return;
+      const s = this.scale();
+      this.view = { ...drag.view, x: drag.view.x - dx / s, y: drag.view.y - dy / s };
+      this.apply();
+      box.classList.add("panning");
+    });
+    const end = (e) => {
+      if (drag && drag.moved) {
+        box.dataset.dragged = "true";
+        setTimeout(() => { delete box.dataset.dragged; }, 0);
+      }
+      drag = null;
+      box.classList.remove("panning");
+      if (box.hasPointerCapture(e.pointerId)) box.releasePointerCapture(e.pointerId);
+    };
+    box.addEventListener("pointerup", end);
+    box.addEventListener("pointercancel", end);
+    box.addEventListener("keydown", (e) => {
+      const steps = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+      if (e.key === "+" || e.key === "=") this.zoomBy(1.25);
+      else if (e.key === "-") this.zoomBy(0.8);
+      else if (e.key === "0") this.fit();
+      else if (steps[e.key] && this.view) {
+        const [dx, dy] = steps[e.key];
+        this.view = { ...this.view, x: this.view.x + dx * this.view.w / 10, y: this.view.y + dy * this.view.h / 10 };
+        this.apply();
+      } else return;
+      e.preventDefault();
+    });
+    box.addEventListener("dblclick", (e) => {
+      const cluster = e.target.closest && e.target.closest("g.cluster[data-state]");
+      if (cluster) this.fitBox(this.boxOf(cluster));
+    });
+  }
+}
+
+async function diagramText(machine) {
+  if (!state.svgs.has(machine)) {
+    const response = await fetch(`/api/machines/${encodeURIComponent(machine)}/diagram.svg`);
+    if (!response.ok) {
+      const data = await response.json().catch(() => ({}));
+      state.svgs.set(machine, { error: data.error || "the diagram is unavailable" });
+    } else {
+      state.svgs.set(machine, await response.text());
+    }
+  }
+  return state.svgs.get(machine);
+}
+
+async function loadInto(viewer, machine) {
+  const text = await diagramText(machine);
+  if (typeof text !== "string") {
+    viewer.svg = null;
+    viewer.box.replaceChildren(h("p", { class: "error" }, text.error));
+    return;
+  }
+  viewer.show(text);
+  viewer.box.dataset.machine = machine;
+}
+
+let mainViewer = null;
+
+async function loadDiagram(name) {
+  const box = $("diagram");
+  box.replaceChildren(h("p", { class: "hint" }, "drawing…"));
+  mainViewer = new Viewer(box, name);
+  mainViewer.follow = $("follow").checked;
+  await loadInto(mainViewer, name);
+  wireHover(mainViewer, name, null);
   const info = state.machines.get(name);
-  $("description").textContent = info ? firstLine(info.description) : "";
-  await loadDiagram(name);
+  const compounds = info.states.filter((s) => s.kind === "compound" || s.kind === "parallel");
+  $("focus").replaceChildren(h("option", { value: "" }, "—"),
+    ...compounds.map((s) => h("option", { value: s.id }, s.id)));
+}
+
+// -- hover and details: descriptions and guards in words -----------------------------------------
+
+function describeState(machine, id) {
+  const info = state.machines.get(machine);
+  const s = info.states.find((x) => x.id === id);
+  if (!s) return null;
+  const out = info.transitions.filter((t) => t.source === id);
+  return h("div", { class: "state-details" },
+    h("h3", {}, id, " ", h("small", {}, [s.kind, ...s.tags].join(" · "))),
+    s.description ? h("p", {}, s.description) : h("p", { class: "hint" }, "No description."),
+    s.invokes.length ? h("p", {}, "Invokes ", ...s.invokes.map((i) => h("code", {}, `${i.id}: ${i.src}`))) : null,
+    out.length ? h("ul", { class: "transitions" }, ...out.map((t) => h("li", {},
+      h("strong", {}, shortEvent(t.event || "always")), " → ",
+      (t.targets.length ? t.targets : ["(stays)"]).join(", "),
+      t.condition ? h("div", { class: "condition" }, "when ", t.condition) : null))) : null);
+}
+
+function describeTransition(machine, el) {
+  const info = state.machines.get(machine);
+  const sources = el.dataset.sources.split(" ");
+  const list = info.transitions.filter((t) => t.event === el.dataset.event && sources.includes(t.source)
+    && (t.targets.length ? t.targets : [t.source]).join(" ") === el.dataset.targets);
+  const first = list[0];
+  if (!first) return null;
+  return h("div", { class: "state-details" },
+    h("h3", {}, shortEvent(first.event || "always")),
+    h("p", {}, "From ", sources.join(", "), " to ", el.dataset.targets.split(" ").join(", "), "."),
+    first.condition ? h("p", { class: "condition" }, "Only when ", first.condition, ".") : null,
+    h("p", { class: "hint" }, first.label));
+}
+
+function wireHover(viewer, machine, actor) {
+  const tip = $("tooltip");
+  const box = viewer.box;
+  const target = (e) => e.target.closest && e.target.closest("[data-state], [data-transition]");
+  box.addEventListener("pointerover", (e) => {
+    const el = target(e);
+    if (!el) return;
+    const content = el.dataset.state ? describeState(machine, el.dataset.state) : describeTransition(machine, el);
+    if (!content) return;
+    tip.replaceChildren(content.cloneNode(true));
+    tip.hidden = false;
+    if (!state.pinned) $("details").replaceChildren(content);
+  });
+  box.addEventListener("pointermove", (e) => {
+    if (tip.hidden) return;
+    tip.style.left = `${Math.min(e.clientX + 14, window.innerWidth - 340)}px`;
+    tip.style.top = `${Math.min(e.clientY + 14, window.innerHeight - tip.offsetHeight - 8)}px`;
+  });
+  box.addEventListener("pointerout", (e) => {
+    if (target(e)) tip.hidden = true;
+  });
+  box.addEventListener("click", (e) => {
+    if (box.dataset.dragged) return;
+    const el = target(e);
+    if (!el) return;
+    state.pinned = { machine, actor, key: el.dataset.state || el.dataset.transition };
+    const content = el.dataset.state ? describeState(machine, el.dataset.state) : describeTransition(machine, el);
+    if (content) $("details").replaceChildren(content, h("button", {
+      type: "button", class: "link", onclick: () => { state.pinned = null; },
+    }, "unpin"));
+  });
+}
+
+// -- sessions and the shared link -----------------------------------------------------------------
+
+function encodeSteps(steps) {
+  const bytes = new TextEncoder().encode(JSON.stringify(steps));
+  let text = "";
+  for (const b of bytes) text += String.fromCharCode(b);
+  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function decodeSteps(text) {
+  const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
+  const raw = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+  const bytes = Uint8Array.from(raw, (c) => c.charCodeAt(0));
+  return JSON.parse(new TextDecoder().decode(bytes));
+}
+
+function sessionLink(view) {
+  const steps = view.history.map((s) => (s.actor ? { event: s.event, payload: s.payload, actor: s.actor }
+    : { event: s.event, payload: s.payload }));
+  const params = new URLSearchParams({ flow: view.machine });
+  if (steps.length) params.set("steps", encodeSteps(steps));
+  return `${location.origin}${location.pathname}#${params}`;
+}
+
+function readLink() {
+  if (!location.hash.startsWith("#")) return null;
+  const params = new URLSearchParams(location.hash.slice(1));
+  const flow = params.get("flow");
+  if (!flow || !state.machines.has(flow)) return null;
+  const steps = params.get("steps");
+  return { flow, steps: steps ? decodeSteps(steps) : [] };
+}
+
+async function openMachine(name, steps) {
+  const body = { machine: name };
+  if (steps) body.steps = steps;
+  const view = await api("POST", "/api/session", body);
+  sessionStorage.setItem(STORE, JSON.stringify({ id: view.session, machine: name }));
+  await showMachine(name);
   render(view);
 }
 
+async function showMachine(name) {
+  $("machine").value = name;
+  const info = state.machines.get(name);
+  $("description").textContent = info ? firstParagraph(info.description) : "";
+  $("about-text").textContent = info ? plain(info.description) : "";
+  $("about").hidden = !info || !info.description.includes("\n\n");
+  $("about-text").hidden = true;
+  $("about").setAttribute("aria-expanded", "false");
+  $("scenario-name").value = `${name} session`;
+  $("scenario-file").value = `${name}_session`;
+  state.pinned = null;
+  for (const child of state.children.values()) child.card.remove();
+  state.children.clear();
+  await loadDiagram(name);
+}
+
 async function restore() {
+  let link = null;
+  try {
+    link = readLink();
+  } catch {
+    showNotice("the link is damaged: starting over", "warn");
+  }
+  if (link) {
+    await openMachine(link.flow, link.steps);
+    return;
+  }
   const saved = JSON.parse(sessionStorage.getItem(STORE) || "null");
   if (saved && state.machines.has(saved.machine)) {
     try {
       const view = await api("GET", `/api/session/${encodeURIComponent(saved.id)}`);
-      $("machine").value = view.machine;
-      $("description").textContent = firstLine(state.machines.get(view.machine).description);
-      await loadDiagram(view.machine);
+      await showMachine(view.machine);
       render(view);
       return;
     } catch {
@@ -91,10 +523,6 @@ async function restore() {
     return;
   }
   await openMachine([...state.machines.keys()][0]);
-}
-
-function firstLine(text) {
-  return (text || "").split("\n\n")[0].replace(/\s+/g, " ").trim();
 }
 
 let queue = Promise.resolve();
@@ -112,41 +540,11 @@ function act(method, suffix, body) {
   return run;
 }
 
-async function send(event, payload) {
-  return act("POST", "send", { event, payload });
-}
-
-// -- diagram -----------------------------------------------------------------------------------
-
-async function loadDiagram(name) {
-  const box = $("diagram");
-  box.replaceChildren(h("p", { class: "hint" }, "drawing…"));
-  const response = await fetch(`/api/machines/${encodeURIComponent(name)}/diagram.svg`);
-  if (!response.ok) {
-    const data = await response.json().catch(() => ({}));
-    box.replaceChildren(h("p", { class: "error" }, data.error || "the diagram is unavailable"));
-    return;
-  }
-  const text = await response.text();
-  // The SVG is inlined (not an <img>) so that CSS can highlight its states.
-  box.innerHTML = text.slice(text.indexOf("<svg"));
-  const svg = box.querySelector("svg");
-  if (svg) {
-    svg.dataset.width = svg.getAttribute("width") || "";
-    svg.removeAttribute("width");
-    svg.removeAttribute("height");
-    svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", `diagram of ${name}`);
-    if (box.classList.contains("actual")) svg.style.width = svg.dataset.width;
-  }
-  highlight();
-}
-
-function highlight() {
-  const active = new Set(state.view ? state.view.step.configuration : []);
-  for (const el of $("diagram").querySelectorAll("[data-state]")) {
-    el.classList.toggle("active", active.has(el.dataset.state));
-  }
+async function send(event, payload, actor, expect) {
+  const body = { event, payload };
+  if (actor) body.actor = actor;
+  if (expect) body.expect = expect;
+  return act("POST", "send", body);
 }
 
 // -- rendering ---------------------------------------------------------------------------------
@@ -154,43 +552,109 @@ function highlight() {
 function render(view) {
   state.view = view;
   const info = state.machines.get(view.machine);
-  const tags = new Map(info.states.map((s) => [s.id, s.tags]));
   const step = view.step;
+  history.replaceState(null, "", sessionLink(view));
 
-  highlight();
-  $("configuration").replaceChildren(...step.configuration.map((id) => {
-    const t = tags.get(id) || [];
-    const cls = t.includes("failure") ? "chip failure" : t.includes("success") ? "chip success" : "chip";
-    return h("li", { class: cls, dataset: { state: id } }, id);
-  }));
+  // The panes take their sizes first, so that following the active state measures them.
+  $("main-col").classList.toggle("has-children", view.actors.length > 0);
+  if (mainViewer) mainViewer.highlight(step.configuration, ...eventSets(view.actions));
+  renderChildren(view).catch(fatal);
+
+  $("configuration").replaceChildren(...chips(info, step.configuration));
+  $("actor-states").replaceChildren(...view.actors.map((a) => h("div", { class: "actor-line", dataset: { actor: a.actor } },
+    h("span", { class: "actor-name" }, `${a.actor} (${a.machine})`),
+    h("ul", { class: "chips" }, ...chips(state.machines.get(a.machine), a.step.configuration)))));
   $("done").hidden = !step.done;
-  showNotice(view.notice);
+  showNotice(view.notice, view.notice ? "warn" : "info");
+  renderDeliveries(view);
   $("undo").disabled = !view.can_undo;
 
   renderEvents(view);
-  $("context").replaceChildren(...Object.entries(step.context).map(([key, value]) =>
-    h("tr", {}, h("th", {}, key), h("td", {}, h("code", {}, JSON.stringify(value))))));
+  renderWhatIf(view);
+  $("context").replaceChildren(...contextRows(step.context));
+  $("actor-contexts").replaceChildren(...view.actors.map((a) => h("div", { class: "actor-context" },
+    h("h3", {}, `${a.actor} (${a.machine})`), h("table", { class: "kv" }, ...contextRows(a.step.context)))));
 
   const log = $("telemetry");
   log.replaceChildren(...view.telemetry.map((t) =>
     h("li", { class: t.step === view.history.length ? "new" : "" },
       h("span", { class: "step-no" }, `#${t.step}`), " ",
+      t.actor ? h("span", { class: "actor-tag" }, t.actor) : null, t.actor ? " " : null,
       h("strong", {}, t.event), " ",
       h("span", { class: "props" }, compact(t.properties)))));
   log.scrollTop = log.scrollHeight;
 
   $("history").replaceChildren(
     h("li", { class: "muted" }, "initial"),
-    ...view.history.map((s) => h("li", {}, h("strong", {}, shortEvent(s.event)), " ",
+    ...view.history.map((s) => h("li", {},
+      s.actor ? h("span", { class: "actor-tag" }, s.actor) : null, s.actor ? " " : null,
+      h("strong", {}, shortEvent(s.event)), " ",
       h("span", { class: "props" }, compact(s.payload)))));
   renderReplay();
+  document.body.dataset.step = String(view.history.length);
 }
 
-function shortEvent(name) {
-  for (const [prefix, word] of [["xstate.done.actor.", "done"], ["xstate.error.actor.", "error"]]) {
-    if (name.startsWith(prefix)) return `${name.slice(prefix.length)} ${word}`;
+function chips(info, configuration) {
+  const tags = new Map(info.states.map((s) => [s.id, s.tags]));
+  return configuration.map((id) => {
+    const t = tags.get(id) || [];
+    const cls = t.includes("failure") ? "chip failure" : t.includes("success") ? "chip success" : "chip";
+    return h("li", { class: cls, dataset: { state: id } }, id);
+  });
+}
+
+function contextRows(context) {
+  return Object.entries(context).map(([key, value]) =>
+    h("tr", {}, h("th", {}, key), h("td", {}, h("code", {}, JSON.stringify(value)))));
+}
+
+function renderDeliveries(view) {
+  const list = $("deliveries");
+  list.hidden = !view.deliveries.length;
+  list.replaceChildren(...view.deliveries.map((d) => {
+    const word = d.event.startsWith("xstate.done.actor.") ? `finished: ${view.machine} received ${shortEvent(d.event)}`
+      : d.event.startsWith("xstate.error.actor.") ? `stopped on an error: ${view.machine} received ${shortEvent(d.event)}`
+        : `sent ${d.event} to ${view.machine}`;
+    return h("li", {}, h("span", { class: "actor-tag" }, d.actor), " ", word, " ",
+      Object.keys(d.payload).length ? h("span", { class: "props" }, compact(d.payload)) : null);
+  }));
+}
+
+function eventSets(actions) {
+  return [new Set(actions.filter((a) => a.enabled).map((a) => a.event)),
+    new Set(actions.filter((a) => !a.enabled).map((a) => a.event))];
+}
+
+async function renderChildren(view) {
+  const running = new Set(view.actors.map((a) => a.actor));
+  for (const [path, child] of state.children) {
+    if (!running.has(path)) {
+      child.card.remove();
+      state.children.delete(path);
+    }
   }
-  return name;
+  for (const a of view.actors) {
+    let child = state.children.get(a.actor);
+    if (!child || child.machine !== a.machine) {
+      if (child) child.card.remove();
+      const box = h("div", { class: "diagram" });
+      const viewer = new Viewer(box, a.machine);
+      const card = h("section", { class: "diagram-pane child", dataset: { actor: a.actor }, "aria-label": `Child flow ${a.actor}` },
+        h("div", { class: "toolbar" },
+          h("strong", {}, a.actor), " ",
+          h("span", { class: "muted" }, `the ${a.machine} flow, run by ${a.state}`),
+          h("button", { type: "button", onclick: () => { viewer.follow = false; viewer.fit(); } }, "Fit"),
+          h("button", { type: "button", onclick: () => { viewer.follow = true; if (state.view) render(state.view); } }, "Follow")),
+        box);
+      $("children").append(card);
+      child = { card, viewer, machine: a.machine, loaded: null };
+      child.loaded = loadInto(viewer, a.machine).then(() => wireHover(viewer, a.machine, a.actor));
+      state.children.set(a.actor, child);
+    }
+    await child.loaded;
+    if (view !== state.view) return;
+    child.viewer.highlight(a.step.configuration, ...eventSets(a.actions));
+  }
 }
 
 function renderEvents(view) {
@@ -199,61 +663,112 @@ function renderEvents(view) {
     box.replaceChildren(h("p", { class: "hint" }, "The flow reached a final state. Undo or reset to go on."));
     return;
   }
-  const user = view.actions.filter((a) => a.kind === "user" || a.kind === "event");
-  const outcomes = view.actions.filter((a) => a.kind === "done" || a.kind === "error");
-  const delays = view.actions.filter((a) => a.kind === "delay");
-  const parts = [];
-  for (const action of user) {
-    parts.push(action.fields && action.fields.length ? payloadForm(action) : eventButton(action));
+  const parts = [...actionParts(view.actions, null, view.machine)];
+  for (const a of view.actors) {
+    const inner = actionParts(a.actions, a.actor, a.machine);
+    parts.push(h("div", { class: "actor-events", dataset: { actor: a.actor } },
+      h("h3", {}, `${a.actor} `, h("code", {}, a.machine), " ", h("span", { class: "muted" }, "child flow")),
+      ...(inner.length ? inner : [h("p", { class: "hint" }, a.step.done ? "finished" : "No event is enabled here.")])));
   }
-  const invokes = [...new Set(outcomes.map((a) => a.invoke))];
-  for (const invoke of invokes) {
-    const src = (state.machines.get(view.machine).invokes.find((i) => i.id === invoke) || {}).src;
-    parts.push(h("div", { class: "outcomes" },
-      h("h3", {}, `${invoke} `, src ? h("code", {}, src) : null),
-      ...outcomes.filter((a) => a.invoke === invoke).map(outcomeButton)));
-  }
-  if (delays.length) parts.push(h("div", { class: "outcomes" }, h("h3", {}, "timers"), ...delays.map(outcomeButton)));
   if (!parts.length) parts.push(h("p", { class: "hint" }, "No event is enabled here."));
   box.replaceChildren(...parts);
 }
 
-function eventButton(action) {
-  return h("button", {
-    type: "button", class: "event", title: action.description || undefined,
-    dataset: { event: action.event },
-    onclick: () => send(action.event, {}).catch(fatal),
-  }, action.label);
+function actionParts(actions, actor, machine) {
+  const user = actions.filter((a) => a.kind === "user" || a.kind === "event");
+  const outcomes = actions.filter((a) => a.kind === "done" || a.kind === "error");
+  const delays = actions.filter((a) => a.kind === "delay");
+  const parts = [];
+  for (const action of user) {
+    parts.push(action.fields && action.fields.length ? payloadForm(action, actor) : eventButton(action, actor));
+  }
+  const info = state.machines.get(machine);
+  for (const invoke of [...new Set(outcomes.map((a) => a.invoke))]) {
+    const inv = info.invokes.find((i) => i.id === invoke) || {};
+    const mine = outcomes.filter((a) => a.invoke === invoke);
+    const shortcut = mine.some((a) => a.shortcut);
+    parts.push(h("div", { class: "outcomes", dataset: { invoke } },
+      h("h3", {}, `${invoke} `, inv.src ? h("code", {}, inv.src) : null,
+        shortcut ? h("span", { class: "muted" }, " shortcuts: end the child flow now") : null),
+      ...mine.map((a) => outcomeButton(a, actor))));
+  }
+  if (delays.length) parts.push(h("div", { class: "outcomes" }, h("h3", {}, "timers"), ...delays.map((a) => outcomeButton(a, actor))));
+  return parts;
 }
 
-function outcomeButton(action) {
+function status(action) {
+  return h("p", { class: `status ${action.enabled ? "ok" : "blocked"}`, role: "status" },
+    action.enabled ? "" : (action.reason || "changes nothing now"));
+}
+
+function eventButton(action, actor) {
+  return h("div", { class: `event-row ${action.enabled ? "" : "is-blocked"}` },
+    h("button", {
+      type: "button", class: `event ${action.enabled ? "" : "blocked"}`, title: action.description || undefined,
+      dataset: { event: action.event, actor: actor || undefined, enabled: String(action.enabled) },
+      onclick: () => send(action.event, {}, actor).catch(fatal),
+    }, action.label),
+    action.enabled ? null : status(action));
+}
+
+function outcomeButton(action, actor) {
   const detail = action.kind === "done" ? compact(action.payload.output)
     : action.kind === "error" ? action.payload.error.code : "";
   return h("button", {
-    type: "button", class: `outcome ${action.kind}`,
-    dataset: { event: action.event, outcome: detail },
-    onclick: () => send(action.event, action.payload).catch(fatal),
+    type: "button", class: `outcome ${action.kind}${action.shortcut ? " shortcut" : ""}`,
+    dataset: { event: action.event, outcome: detail, actor: actor || undefined },
+    title: action.enabled ? undefined : action.reason,
+    onclick: () => send(action.event, action.payload, actor).catch(fatal),
   }, h("span", { class: "kind" }, action.kind === "delay" ? action.label : action.kind),
   detail ? h("span", { class: "detail" }, detail) : null);
 }
 
-function payloadForm(action) {
+function payloadForm(action, actor) {
   const error = h("p", { class: "error", role: "alert", hidden: true });
   const inputs = action.fields.map(fieldInput);
-  const form = h("form", { class: "payload", dataset: { event: action.event } },
-    h("div", { class: "fields" }, ...inputs.map((f) => f.row)),
-    h("button", { type: "submit", class: "event", title: action.description || undefined }, action.label),
-    error);
+  const note = status(action);
+  const button = h("button", {
+    type: "submit", class: `event ${action.enabled ? "" : "blocked"}`, title: action.description || undefined,
+    dataset: { enabled: String(action.enabled) },
+  }, action.label);
+  const form = h("form", { class: "payload", dataset: { event: action.event, actor: actor || undefined } },
+    h("div", { class: "fields" }, ...inputs.map((f) => f.row)), button, note, error);
+  const read = () => {
+    const payload = {};
+    for (const f of inputs) {
+      const value = f.read();
+      if (value !== undefined) payload[f.name] = value;
+    }
+    return payload;
+  };
+  let timer = 0;
+  const recheck = () => {
+    if (!action.reads_payload) return;
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      let payload;
+      try { payload = read(); } catch { return; }
+      try {
+        const body = { event: action.event, payload };
+        if (actor) body.actor = actor;
+        const result = await api("POST", `/api/session/${encodeURIComponent(state.view.session)}/check`, body);
+        note.className = `status ${result.enabled ? "ok" : "blocked"}`;
+        note.textContent = result.enabled ? "" : result.reason;
+        button.classList.toggle("blocked", !result.enabled);
+        button.dataset.enabled = String(result.enabled);
+      } catch (e) {
+        note.className = "status blocked";
+        note.textContent = e.message;
+      }
+    }, 200);
+  };
+  form.addEventListener("input", recheck);
+  form.addEventListener("change", recheck);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     error.hidden = true;
-    const payload = {};
     try {
-      for (const f of inputs) {
-        const value = f.read();
-        if (value !== undefined) payload[f.name] = value;
-      }
-      await send(action.event, payload);
+      await send(action.event, read(), actor);
     } catch (err) {
       error.textContent = err.message;
       error.hidden = false;
@@ -264,16 +779,19 @@ function payloadForm(action) {
 
 let uid = 0;
 
+// The value a field starts with comes from the server (the one default the REPL and the
+// docs use too).
 function fieldInput(field) {
   const id = `f${++uid}`;
   const label = h("label", { for: id }, field.name, " ", h("small", {}, field.type + (field.nullable ? " | null" : "")));
   let input;
   let read;
-  const initial = field.examples.find((v) => v !== "" && v !== null) ?? field.default ?? field.examples[0];
+  const initial = field.value;
   if (field.enum.length) {
     input = h("select", { id, name: field.name },
       ...field.enum.map((v, i) => h("option", { value: String(i) }, JSON.stringify(v))));
-    if (initial !== undefined && field.enum.includes(initial)) input.value = String(field.enum.indexOf(initial));
+    const at = field.enum.findIndex((v) => JSON.stringify(v) === JSON.stringify(initial));
+    if (at >= 0) input.value = String(at);
     read = () => field.enum[Number(input.value)];
   } else if (field.type === "boolean") {
     input = h("input", { id, name: field.name, type: "checkbox" });
@@ -285,9 +803,9 @@ function fieldInput(field) {
       if (input.value.trim() === "") throw new Error(`${field.name}: enter a whole number`);
       return Number(input.value);
     };
-  } else if (field.type === "object") {
+  } else if (field.type === "object" || field.type === "object[]") {
     input = h("textarea", { id, name: field.name, rows: "2", spellcheck: "false" });
-    input.value = JSON.stringify(initial ?? {});
+    input.value = JSON.stringify(initial ?? (field.type === "object" ? {} : []));
     read = () => {
       try { return JSON.parse(input.value); } catch { throw new Error(`${field.name}: not valid JSON`); }
     };
@@ -305,6 +823,8 @@ function fieldInput(field) {
   let nullBox = null;
   if (field.nullable) {
     nullBox = h("input", { type: "checkbox", "aria-label": `${field.name} is null` });
+    nullBox.checked = initial === null;
+    input.disabled = nullBox.checked;
     nullBox.addEventListener("change", () => { input.disabled = nullBox.checked; });
   }
   const row = h("div", { class: "field" }, label, input,
@@ -312,7 +832,109 @@ function fieldInput(field) {
   return { name: field.name, row, read: () => (nullBox && nullBox.checked ? null : read()) };
 }
 
-// -- counterexample replay ---------------------------------------------------------------------
+// -- what can go wrong here ----------------------------------------------------------------------
+
+function renderWhatIf(view) {
+  const list = $("whatif");
+  if (!view.whatif.length) {
+    list.replaceChildren(h("li", { class: "hint" }, view.step.done ? "Nothing: the flow is over."
+      : "Nothing from the outside: no service call is running and no timer is pending."));
+    return;
+  }
+  list.replaceChildren(...view.whatif.map((o) => {
+    const who = o.actor ? `${o.actor} › ` : "";
+    const what = o.kind === "timer" ? `${who}after ${o.source}` : `${who}${o.source} fails`;
+    const codes = o.codes.length > 4 ? `${o.codes.slice(0, 3).join(", ")} and ${o.codes.length - 3} more codes`
+      : o.codes.join(", ");
+    const where = o.stops ? "the flow stops with an error (nothing handles it)"
+      : o.actor_lands ? `${o.actor}: ${o.actor_lands.join(" › ")}` : o.lands.join(" › ");
+    return h("li", { class: `whatif-item ${o.failure ? "failure" : ""}`, dataset: { source: o.source, kind: o.kind } },
+      h("div", {}, h("strong", {}, what), codes ? h("span", { class: "props", title: o.codes.join(", ") }, ` (${codes})`) : null),
+      h("div", {}, "→ ", h("span", { class: o.failure ? "lands failure" : "lands" }, where)),
+      o.recovery.length ? h("div", { class: "recovery" }, "way back: ",
+        ...o.recovery.map((r, i) => h("span", {}, i ? "; " : "", h("strong", {}, r.event),
+          Object.keys(r.payload).length ? ` ${compact(r.payload)}` : "", " → ", r.leads_to.join(" › "))))
+        : (o.failure ? h("div", { class: "recovery none" }, "no way back from here") : null),
+      h("button", {
+        type: "button", class: "inject", dataset: { event: o.event, code: o.codes[0] || "" },
+        onclick: () => send(o.event, o.payload, o.actor).catch(fatal),
+      }, o.kind === "timer" ? "Fire the timer" : `Make it fail (${o.codes[0]})`));
+  }));
+}
+
+// -- scenarios -----------------------------------------------------------------------------------
+
+function scenarioStatus(text, kind = "ok") {
+  const el = $("scenario-status");
+  el.hidden = !text;
+  el.className = `status ${kind}`;
+  el.replaceChildren(...(Array.isArray(text) ? text : [text || ""]));
+}
+
+async function saveScenario() {
+  if (!state.view) return;
+  try {
+    const body = { name: $("scenario-name").value.trim(), file: $("scenario-file").value.trim() };
+    const saved = await api("POST", `/api/session/${encodeURIComponent(state.view.session)}/scenario`, body);
+    scenarioStatus([`Saved ${saved.path}. Run it: `,
+      h("code", {}, `flowcheck simulate ${state.view.machine} --script ${saved.path}`)]);
+    await listScenarios();
+  } catch (e) {
+    scenarioStatus(e.message, "blocked");
+  }
+}
+
+async function downloadScenario() {
+  if (!state.view) return;
+  const name = $("scenario-name").value.trim() || "saved session";
+  const file = `${$("scenario-file").value.trim() || state.view.machine}.yaml`;
+  const params = new URLSearchParams({ name, file: `scenarios/${file}` });
+  const response = await fetch(`/api/session/${encodeURIComponent(state.view.session)}/scenario.yaml?${params}`);
+  if (!response.ok) {
+    scenarioStatus((await response.json()).error, "blocked");
+    return;
+  }
+  const url = URL.createObjectURL(new Blob([await response.text()], { type: "application/yaml" }));
+  const a = h("a", { href: url, download: file });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+async function listScenarios() {
+  const list = $("scenario-files");
+  try {
+    const { scenarios } = await api("GET", "/api/scenarios");
+    if (!scenarios.length) {
+      list.replaceChildren(h("li", { class: "hint" }, "No scenario files in scenarios/ yet."));
+      return;
+    }
+    list.replaceChildren(...scenarios.map((f) => h("li", {},
+      ...(f.scenarios || [{ name: f.file, steps: 0 }]).map((s, i) => h("button", {
+        type: "button", class: "cx", disabled: Boolean(f.error), dataset: { file: f.file, index: String(i) },
+        onclick: () => loadScenario(f.file, i).catch(fatal),
+      }, h("strong", {}, `${f.file}${f.scenarios && f.scenarios.length > 1 ? ` #${i + 1}` : ""}`),
+      h("span", {}, `${f.machine || "?"} · ${s.name} · ${s.steps} steps`))),
+      f.error ? h("p", { class: "error" }, f.error) : null)));
+  } catch (e) {
+    list.replaceChildren(h("li", { class: "error" }, e.message));
+  }
+}
+
+async function loadScenario(file, index) {
+  const data = await api("GET", `/api/scenarios/${encodeURIComponent(file)}`);
+  const scenario = data.scenarios[index];
+  await openMachine(data.machine);
+  state.replay = {
+    kind: "scenario", title: `${file}: ${scenario.name}`, index: 0, results: [],
+    steps: scenario.steps.map((s) => ({ event: s.event, payload: s.payload || {}, actor: s.actor || null, expect: s.expect || {} })),
+  };
+  $("replay").scrollIntoView({ block: "nearest" });
+  renderReplay();
+}
+
+// -- counterexample and scenario replay ------------------------------------------------------------
 
 async function loadReport() {
   const err = $("report-error");
@@ -345,17 +967,19 @@ async function loadReport() {
 async function startReplay(entry) {
   if (!state.view || state.view.machine !== entry.machine) await openMachine(entry.machine);
   else await act("POST", "reset");
-  state.replay = { entry, index: 0, pending: false };
+  state.replay = { kind: "counterexample", title: entry.property, message: entry.message,
+    steps: entry.steps, index: 0, results: [] };
   renderReplay();
 }
 
 async function replayNext() {
   const r = state.replay;
-  if (!r || r.pending || r.index >= r.entry.steps.length) return;
-  const step = r.entry.steps[r.index];
+  if (!r || r.pending || r.index >= r.steps.length) return;
+  const step = r.steps[r.index];
   r.pending = true;
   try {
-    await send(step.event, step.payload);
+    const view = await send(step.event, step.payload, step.actor, r.kind === "scenario" ? step.expect : undefined);
+    r.results[r.index] = view && view.check ? view.check : [];
     r.index += 1;
   } finally {
     r.pending = false;
@@ -364,7 +988,7 @@ async function replayNext() {
 }
 
 async function replayAll() {
-  while (state.replay && state.replay.index < state.replay.entry.steps.length) {
+  while (state.replay && state.replay.index < state.replay.steps.length) {
     await replayNext();
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
@@ -375,18 +999,40 @@ function renderReplay() {
   const r = state.replay;
   box.hidden = !r;
   if (!r) return;
-  const total = r.entry.steps.length;
+  const total = r.steps.length;
+  $("replay-title").textContent = r.kind === "scenario" ? "Scenario" : "Counterexample";
+  const failed = r.results.filter((x) => x && x.length).length;
+  const summary = r.kind === "scenario"
+    ? (failed ? `, ${failed} step(s) differ from the file` : ", every expectation so far holds") : "";
   $("replay-status").textContent = r.index >= total
-    ? `${r.entry.property}: replayed all ${total} steps. ${r.entry.message}`
-    : `${r.entry.property}: step ${r.index} of ${total}`;
-  $("replay-steps").replaceChildren(...r.entry.steps.map((s, i) => h("li", {
-    class: i < r.index ? "done" : i === r.index ? "next" : "",
-  }, h("strong", {}, shortEvent(s.event)), " ", h("span", { class: "props" }, compact(s.payload)))));
+    ? `${r.title}: replayed all ${total} steps${summary}. ${r.message || ""}`.trim()
+    : `${r.title}: step ${r.index} of ${total}${r.index ? summary : ""}`;
+  $("replay-steps").replaceChildren(...r.steps.map((s, i) => {
+    const result = r.results[i];
+    return h("li", {
+      class: i < r.index ? (result && result.length ? "done mismatch" : "done") : i === r.index ? "next" : "",
+    }, s.actor ? h("span", { class: "actor-tag" }, s.actor) : null, s.actor ? " " : null,
+    h("strong", {}, shortEvent(s.event)), " ", h("span", { class: "props" }, compact(s.payload)),
+    result && result.length ? h("pre", { class: "diff" }, result.join("\n")) : null);
+  }));
   $("replay-next").disabled = r.index >= total;
   $("replay-all").disabled = r.index >= total;
 }
 
 // -- wiring ------------------------------------------------------------------------------------
+
+async function copyLink() {
+  if (!state.view) return;
+  const link = sessionLink(state.view);
+  const el = $("share-status");
+  el.hidden = false;
+  try {
+    await navigator.clipboard.writeText(link);
+    el.textContent = "Link copied: it replays this session's steps.";
+  } catch {
+    el.textContent = `Copy this link: ${link}`;
+  }
+}
 
 async function main() {
   const { machines } = await api("GET", "/api/machines");
@@ -398,6 +1044,33 @@ async function main() {
   });
   $("undo").addEventListener("click", () => act("POST", "undo").catch(fatal));
   $("reset").addEventListener("click", () => act("POST", "reset").catch(fatal));
+  $("share").addEventListener("click", () => copyLink().catch(fatal));
+  $("about").addEventListener("click", (e) => {
+    const text = $("about-text");
+    text.hidden = !text.hidden;
+    e.target.setAttribute("aria-expanded", String(!text.hidden));
+  });
+  $("fit").addEventListener("click", () => {
+    $("follow").checked = false;
+    if (mainViewer) { mainViewer.follow = false; mainViewer.fit(); }
+  });
+  $("zoom-in").addEventListener("click", () => mainViewer && mainViewer.zoomBy(1.25));
+  $("zoom-out").addEventListener("click", () => mainViewer && mainViewer.zoomBy(0.8));
+  $("actual").addEventListener("click", () => mainViewer && mainViewer.actual());
+  $("follow").addEventListener("change", (e) => {
+    if (!mainViewer) return;
+    mainViewer.follow = e.target.checked;
+    if (e.target.checked && state.view) render(state.view);
+  });
+  $("focus").addEventListener("change", (e) => {
+    if (!mainViewer || !e.target.value) return;
+    $("follow").checked = false;
+    mainViewer.follow = false;
+    mainViewer.focusState(e.target.value);
+  });
+  $("save-scenario").addEventListener("click", () => saveScenario().catch(fatal));
+  $("download-scenario").addEventListener("click", () => downloadScenario().catch(fatal));
+  $("scenario-panel").addEventListener("toggle", (e) => { if (e.target.open) listScenarios(); });
   $("load-report").addEventListener("click", () => loadReport());
   $("report-file").addEventListener("change", async (e) => {
     const file = e.target.files[0];
@@ -407,14 +1080,12 @@ async function main() {
   });
   $("replay-next").addEventListener("click", () => replayNext().catch(fatal));
   $("replay-all").addEventListener("click", () => replayAll().catch(fatal));
-  $("zoom").addEventListener("click", (e) => {
-    const actual = $("diagram").classList.toggle("actual");
-    const svg = $("diagram").querySelector("svg");
-    if (svg) svg.style.width = actual ? svg.dataset.width : "";
-    e.target.setAttribute("aria-pressed", String(actual));
-    e.target.textContent = actual ? "Fit width" : "Actual size";
-  });
   $("replay-stop").addEventListener("click", () => { state.replay = null; renderReplay(); });
+  window.addEventListener("resize", () => { if (state.view) render(state.view); });
+  window.addEventListener("hashchange", () => {
+    if (!state.view || location.hash.slice(1) === sessionLink(state.view).split("#")[1]) return;
+    restore().catch(fatal);
+  });
   await restore();
   document.body.dataset.ready = "true";
 }
