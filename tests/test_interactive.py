@@ -65,3 +65,49 @@ def test_end_of_input_ends_the_session_cleanly() -> None:
     assert result.returncode == 0
     assert "Traceback" not in result.stderr
     assert "configuration: account" in result.stdout
+
+
+def test_a_blocked_event_is_marked_with_the_false_condition_and_explained_when_sent() -> None:
+    result = _play("course_builder", "3\n")
+    assert ("3. BASICS_SUBMITTED  (no effect now, title is empty; desiredOutcome is empty "
+            "(to selectingSmes also courseId is empty))") in result.stdout
+    assert ("BASICS_SUBMITTED changed nothing: title is empty; desiredOutcome is empty "
+            "(to selectingSmes also courseId is empty); the step was not recorded"
+            ) in result.stdout
+
+
+def test_retry_is_prompted_with_the_same_default_the_web_simulator_fills_in() -> None:
+    keys = "1\n\n2\n\n3\n4\n"  # title, outcome, submit, createCourse fails with permission
+    result = _play("course_builder", keys + "RETRY\n")
+    assert "generationKey (string) [gen-2]:" in result.stdout
+
+
+def test_a_running_child_flows_events_are_offered_under_its_actor() -> None:
+    keys = ("1\n\n2\n\n3\n1\n1\n\n3\n1\n\n3\n\n1\n")  # ... to generatingOutline
+    result = _play("course_builder", keys)
+    assert "child flow generateOutline (generation): enqueuing" in result.stdout
+    assert "@generateOutline xstate.done.actor.startGeneration" in result.stdout
+
+
+def test_save_writes_a_scenario_that_flowcheck_simulate_replays(tmp_path: Path) -> None:
+    file = tmp_path / "session.yaml"
+    result = _play("checkout", f"1\n\n3\nsave {file} paid nothing\n")
+    assert f"saved {file} (2 steps)" in result.stdout
+    exe = Path(sys.executable).with_name("flowcheck")
+    replayed = subprocess.run([str(exe), "simulate", "checkout", "--script", str(file)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+
+
+def test_load_replays_a_scenario_file_and_the_session_goes_on_from_its_end() -> None:
+    result = _play("checkout", "load scenarios/checkout.yaml\nundo\n")
+    assert "loaded scenarios/checkout.yaml" in result.stdout
+    assert "every expectation holds" in result.stdout
+    assert "undone" in result.stdout
+
+
+def test_whatif_lists_every_error_code_of_the_running_call_and_the_way_back() -> None:
+    result = _play("checkout", "1\n\n2\nwhatif\n")
+    assert "confirmPayment fails (failed_precondition)" in result.stdout
+    assert "-> failure, payment_declined" in result.stdout
+    assert "way back: RETRY -> submittingPayment" in result.stdout

@@ -329,3 +329,230 @@ def test_serve_prints_its_url_and_stops_on_ctrl_c_with_exit_0() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# -- designers: descriptions, guards explained, children inline, scenarios, links ----------------
+
+
+@pytest.fixture(scope="module")
+def scenario_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("scenarios")
+    (directory / "checkout.yaml").write_text((ROOT / "scenarios" / "checkout.yaml").read_text())
+    (directory / "broken.yaml").write_text("machine: checkout\nsteps: 3\n")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def studio(machines: dict[str, Machine], scenario_dir: Path) -> Iterator[SimulatorServer]:
+    """A server with a scenarios directory of its own (saving writes there)."""
+    httpd = make_server(Simulator(list(machines.values()), scenarios=scenario_dir),
+                        "127.0.0.1", 0)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _to_generating_outline(server: SimulatorServer) -> str:
+    sid: str = api(server, "/api/session", {"machine": "course_builder"})["session"]
+    for event, payload in [
+        ("TITLE_CHANGED", {"title": "Go"}), ("DESIRED_OUTCOME_CHANGED", {"desiredOutcome": "CLI"}),
+        ("BASICS_SUBMITTED", {}), ("xstate.done.actor.createCourse", {"output": {"courseId": "c"}}),
+        ("SME_SELECTED", {"smeId": "s"}), ("SMES_CONFIRMED", {}),
+        ("AUDIENCE_SELECTED", {"audienceId": "a"}), ("AUDIENCES_CONFIRMED", {"generationKey": "g"}),
+        ("xstate.done.actor.setCourseTargeting", {"output": {}}),
+    ]:
+        send(server, sid, event, payload)
+    return sid
+
+
+def test_flows_are_described_by_their_module_docstring(server: SimulatorServer) -> None:
+    listed = {m["name"]: m for m in api(server, "/api/machines")["machines"]}
+    for name, info in listed.items():
+        assert info["description"].startswith(name.replace("_", " ").capitalize()), name
+    basics = next(s for s in listed["course_builder"]["states"] if s["id"] == "basics")
+    assert basics["description"].startswith("Name the course")
+
+
+def test_transitions_carry_their_guard_in_words(server: SimulatorServer) -> None:
+    checkout = next(m for m in api(server, "/api/machines")["machines"]
+                    if m["name"] == "checkout")
+    submitted = next(t for t in checkout["transitions"] if t["event"] == "PAYMENT_SUBMITTED")
+    assert submitted["condition"] == "paymentMethodId is not empty"
+
+
+def test_each_event_says_whether_it_does_anything_now_and_why_not(
+    server: SimulatorServer,
+) -> None:
+    view = api(server, "/api/session", {"machine": "course_builder"})
+    by_event = {a["event"]: a for a in view["actions"]}
+    assert by_event["TITLE_CHANGED"]["enabled"] is True
+    assert by_event["BASICS_SUBMITTED"]["enabled"] is False
+    assert by_event["BASICS_SUBMITTED"]["reason"].startswith(
+        "BASICS_SUBMITTED changed nothing: title is empty; desiredOutcome is empty")
+
+
+def test_check_explains_an_event_with_the_payload_being_typed(server: SimulatorServer) -> None:
+    sid = open_checkout(server)["session"]
+    blocked = api(server, f"/api/session/{sid}/check",
+                  {"event": "PAYMENT_METHOD_ENTERED", "payload": {"paymentMethodId": ""}})
+    assert blocked == {"enabled": True, "reason": None}  # it sets the field, even to ""
+    view = send(server, sid, "PAYMENT_METHOD_ENTERED", {"paymentMethodId": ""})
+    assert api(server, f"/api/session/{sid}/check", {"event": "PAYMENT_SUBMITTED",
+                                                     "payload": {}}) == {
+        "enabled": False, "reason": "PAYMENT_SUBMITTED changed nothing: paymentMethodId is empty"}
+    assert len(api(server, f"/api/session/{sid}")["history"]) == len(view["history"])
+
+
+def test_payload_fields_come_with_the_one_default_value(server: SimulatorServer) -> None:
+    sid = _to_generating_outline(server)
+    view = send(server, sid, "AI_GENERATION_FAILED")
+    retry = next(a for a in view["actions"] if a["event"] == "RETRY")
+    assert retry["payload"] == {"generationKey": "gen-2"}
+    assert retry["fields"][0]["value"] == "gen-2"
+
+
+def test_a_running_child_flow_is_in_the_view_with_its_own_events(
+    server: SimulatorServer,
+) -> None:
+    view = api(server, f"/api/session/{_to_generating_outline(server)}")
+    (child,) = view["actors"]
+    assert (child["actor"], child["machine"], child["state"]) == (
+        "generateOutline", "generation", "generatingOutline")
+    assert child["step"]["configuration"] == ["enqueuing"]
+    assert [a["event"] for a in child["actions"]] == [
+        "xstate.done.actor.startGeneration", "xstate.error.actor.startGeneration",
+        "GENERATION_CANCELLED"]
+    shortcuts = [a for a in view["actions"] if a.get("shortcut")]
+    assert {a["event"] for a in shortcuts} == {
+        "xstate.done.actor.generateOutline", "xstate.error.actor.generateOutline"}
+
+
+def test_events_sent_to_the_child_reach_the_parent_when_it_ends(server: SimulatorServer) -> None:
+    sid = _to_generating_outline(server)
+    for event, payload in [
+        ("xstate.done.actor.startGeneration", {"output": {"jobId": "job_4"}}),
+        ("xstate.after.POLL_INTERVAL.waiting", {}),
+        ("xstate.done.actor.getGenerationJob", {"output": {"jobId": "job_4",
+                                                           "status": "succeeded"}}),
+    ]:
+        view = api(server, f"/api/session/{sid}/send",
+                   {"event": event, "payload": payload, "actor": "generateOutline"})
+    assert view["step"]["configuration"] == ["reviewingOutline"]
+    assert view["deliveries"] == [{
+        "actor": "generateOutline", "event": "xstate.done.actor.generateOutline",
+        "payload": {"output": {"jobId": "job_4", "outcome": "succeeded"}}}]
+    assert view["history"][-1]["actor"] == "generateOutline"
+    assert any(t.get("actor") == "generateOutline" for t in view["telemetry"])
+
+
+def test_what_can_go_wrong_groups_every_code_by_where_it_lands(server: SimulatorServer) -> None:
+    sid = open_checkout(server)["session"]
+    send(server, sid, "PAYMENT_METHOD_ENTERED", {"paymentMethodId": "pm_card_visa"})
+    view = send(server, sid, "PAYMENT_SUBMITTED")
+    outcomes = {tuple(o["lands"]): o for o in view["whatif"]}
+    declined = outcomes[("failure", "payment_declined")]
+    assert declined["codes"] == ["failed_precondition"]
+    network = outcomes[("failure", "network_error")]
+    assert len(network["codes"]) == 15 and network["codes"][0] == "unavailable"
+    assert [(r["event"], r["leads_to"]) for r in network["recovery"]] == [
+        ("RETRY", ["submittingPayment"])]
+
+
+def test_a_shared_link_s_steps_replay_into_a_new_session(server: SimulatorServer) -> None:
+    view = api(server, "/api/session", {"machine": "checkout", "steps": [
+        {"event": "PAYMENT_METHOD_ENTERED", "payload": {"paymentMethodId": "pm_1"}},
+        {"event": "PAYMENT_SUBMITTED", "payload": {}},
+    ]})
+    assert view["step"]["configuration"] == ["submittingPayment"]
+    assert view["notice"] is None
+
+
+def test_a_shared_link_that_no_longer_replays_stops_at_its_step_and_says_so(
+    server: SimulatorServer,
+) -> None:
+    view = api(server, "/api/session", {"machine": "checkout", "steps": [
+        {"event": "PAYMENT_SUBMITTED", "payload": {}},
+    ]})
+    assert view["history"] == []
+    assert view["notice"].startswith("the link's step 1 (PAYMENT_SUBMITTED) changes nothing")
+
+
+def test_the_session_downloads_as_a_scenario_file(server: SimulatorServer) -> None:
+    sid = open_checkout(server)["session"]
+    send(server, sid, "CHECKOUT_CANCELLED")
+    status, content_type, raw = fetch(server, f"/api/session/{sid}/scenario.yaml?name=gave+up")
+    assert (status, content_type) == (200, "application/yaml; charset=utf-8")
+    text = raw.decode()
+    assert text.startswith("# checkout: gave up\n")
+    assert "- event: CHECKOUT_CANCELLED" in text and "done: true" in text
+
+
+def _post_as(server: SimulatorServer, path: str, body: Any,
+             headers: dict[str, str]) -> tuple[int, Any]:
+    request = urllib.request.Request(server.url + path.lstrip("/"), method="POST",
+                                     data=json.dumps(body).encode(), headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_saving_writes_the_scenario_into_the_scenarios_directory(
+    studio: SimulatorServer, scenario_dir: Path
+) -> None:
+    sid = open_checkout(studio)["session"]
+    send(studio, sid, "CHECKOUT_CANCELLED")
+    status, saved = _post_as(studio, f"/api/session/{sid}/scenario",
+                             {"name": "gave up", "file": "checkout_gave_up"},
+                             {"Content-Type": "application/json"})
+    assert status == 200, saved
+    assert saved["path"] == "scenarios/checkout_gave_up.yaml"
+    assert (scenario_dir / "checkout_gave_up.yaml").read_text() == saved["yaml"]
+    status, again = _post_as(studio, f"/api/session/{sid}/scenario",
+                             {"name": "gave up", "file": "checkout_gave_up"},
+                             {"Content-Type": "application/json"})
+    assert status == 400 and "exists already" in again["error"]
+
+
+def test_saving_refuses_names_that_leave_the_directory(studio: SimulatorServer) -> None:
+    sid = open_checkout(studio)["session"]
+    status, error = _post_as(studio, f"/api/session/{sid}/scenario",
+                             {"name": "x", "file": "../escape"},
+                             {"Content-Type": "application/json"})
+    assert status == 400 and "scenario file name" in error["error"]
+
+
+def test_saving_is_refused_to_another_site_s_page(studio: SimulatorServer) -> None:
+    sid = open_checkout(studio)["session"]
+    for headers in ({"Content-Type": "application/json", "Origin": "http://evil.example"},
+                    {"Content-Type": "text/plain"},
+                    {"Content-Type": "application/json", "Host": "evil.example:80"}):
+        status, error = _post_as(studio, f"/api/session/{sid}/scenario",
+                                 {"name": "x", "file": "evil"}, headers)
+        assert status == 403, headers
+        assert "own page" in error["error"]
+
+
+def test_the_scenario_files_are_listed_and_one_is_read_with_its_steps(
+    studio: SimulatorServer,
+) -> None:
+    listed = {f["file"]: f for f in api(studio, "/api/scenarios")["scenarios"]}
+    assert listed["checkout.yaml"]["machine"] == "checkout"
+    assert "'steps' is missing" in listed["broken.yaml"]["error"]
+    loaded = api(studio, "/api/scenarios/checkout.yaml")
+    (scenario,) = loaded["scenarios"]
+    assert scenario["steps"][0]["event"] == "PAYMENT_METHOD_ENTERED"
+
+
+def test_a_scenario_step_sent_with_its_expectations_says_which_do_not_hold(
+    server: SimulatorServer,
+) -> None:
+    sid = open_checkout(server)["session"]
+    view = api(server, f"/api/session/{sid}/send", {
+        "event": "CHECKOUT_CANCELLED", "payload": {},
+        "expect": {"configuration": ["paymentDetails"]}})
+    assert view["check"][:3] == ["configuration", "  expected: paymentDetails",
+                                 "  actual:   cancelled"]

@@ -184,21 +184,26 @@ class Refusal:
 
     def message(self) -> str:
         """``EVENT changed nothing: desiredOutcome is empty`` and, when candidates differ,
-        what holds back each one."""
+        what else holds back each one."""
+        return f"{self.event} changed nothing: {self.summary()}"
+
+    def summary(self) -> str:
+        """Why, without the event: ``desiredOutcome is empty (to selectingSmes also
+        courseId is empty)``."""
         if not self.blocked:
-            return f"{self.event} changed nothing: no transition for it from the active states"
+            return "no transition for it from the active states"
         common = [r for r in self.blocked[0].reasons
                   if all(r in b.reasons for b in self.blocked[1:])]
         if not common:
-            parts = [f"to {', '.join(b.targets)}: {'; '.join(b.reasons)}" for b in self.blocked]
-            return f"{self.event} changed nothing: {' | '.join(parts)}"
+            return " | ".join(f"to {', '.join(b.targets)}: {'; '.join(b.reasons)}"
+                              for b in self.blocked)
         extra = []
         for b in self.blocked:
             own = [r for r in b.reasons if r not in common]
             if own:
                 extra.append(f"to {', '.join(b.targets)} also {'; '.join(own)}")
         tail = f" ({', '.join(extra)})" if extra else ""
-        return f"{self.event} changed nothing: {'; '.join(common)}{tail}"
+        return f"{'; '.join(common)}{tail}"
 
 
 def refusal(

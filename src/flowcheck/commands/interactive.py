@@ -2,32 +2,50 @@
 
 A prompt loop over a simulation session: it shows the configuration, the
 context and the numbered enabled events (invoke outcomes included, one entry
-per example output and per error code); the user picks an event by number or
-name, fills in its payload field by field, and sees the telemetry it fires.
-``undo``, ``reset``, ``help`` and ``quit``; end of input ends the session.
+per example output and per error code; the events of running child flows
+under their actor's name); the user picks an event by number or name, fills
+in its payload field by field (the value in brackets is the one the web
+simulator fills in too), and sees the telemetry it fires. An event a guard
+holds back says which condition is false. ``undo``, ``reset``, ``whatif``,
+``save FILE [NAME]``, ``load FILE``, ``help`` and ``quit``; end of input ends
+the session.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
 
 from flowcheck import output
-from flowcheck.chart.model import DataField, is_internal_event
+from flowcheck.chart.model import DataField, Track, is_internal_event
 from flowcheck.errors import FlowcheckError, PayloadError
+from flowcheck.formats.atomic import write_all
 from flowcheck.paths import payload_domain
-from flowcheck.simulation import Session, invoke_events, validate_payload
+from flowcheck.scenarios import ScenarioError, dump, from_session, header, load, replay, scenarios
+from flowcheck.simulation import (
+    Session,
+    default_payload,
+    default_value,
+    invoke_events,
+    unchanged,
+    validate_payload,
+)
+from flowcheck.whatif import what_if
 
 HELP = """\
 Type the number or the name of an event to send it; you are then asked for each
 payload field (press Enter to take the value in brackets). An event name may be
 followed by its payload as JSON: PAYMENT_METHOD_ENTERED {"paymentMethodId": "pm_1"}.
-Commands: undo (step back), reset (start over), help, quit. End of input quits too."""
+An event for a running child flow starts with its actor: @generateOutline RETRY.
+Commands: undo (step back), reset (start over), whatif (what can go wrong here),
+save FILE [NAME] (the session as a scenario file), load FILE (replay a scenario file),
+help, quit. End of input quits too."""
 
-COMMANDS = ("undo", "reset", "help", "quit", "exit")
+COMMANDS = ("undo", "reset", "whatif", "save", "load", "help", "quit", "exit")
 
 
 class _EndOfInput(Exception):
@@ -39,6 +57,7 @@ class _Entry:
     event: str
     payload: dict[str, Any] | None  # None: ask the user for the payload fields
     note: str
+    actor: str | None = None
 
 
 def run(session: Session) -> int:
@@ -75,14 +94,27 @@ def run(session: Session) -> int:
             output.out.print("[yellow]reset[/]: back to the initial configuration")
             _show(session)
             continue
+        if word == "whatif":
+            _what_if(session)
+            continue
+        command, _, rest = line.partition(" ")
+        if command.lower() in ("save", "load"):
+            try:
+                if command.lower() == "save":
+                    _save(session, rest.strip())
+                else:
+                    _load(session, rest.strip())
+            except FlowcheckError as exc:
+                output.out.print(f"[red]{escape(str(exc))}[/]")
+            continue
         try:
             choice = _choose(line, entries, session)
             if choice is None:
                 continue
-            event, payload = choice
+            event, payload, actor = choice
             if payload is None:
-                payload = _ask_payload(session, event)
-            _send(session, event, payload)
+                payload = _ask_payload(session, event, actor)
+            _send(session, event, payload, actor)
         except _EndOfInput:
             output.out.print("")
             return 0
@@ -98,41 +130,67 @@ def _ask(prompt: str) -> str:
 def _entries(session: Session) -> list[_Entry]:
     if session.stepper.is_done(session.snapshot):
         return []
-    chart = session.chart
+    out: list[_Entry] = []
+    for actor in [None, *(path for path, _ in session.actors())]:
+        out += _actor_entries(session, actor)
+    return out
+
+
+def _actor_entries(session: Session, actor: str | None) -> list[_Entry]:
+    chart = session.chart_of(actor)
+    if session.stepper_of(actor).is_stopped(session.snapshot_of(actor)):
+        return []
     invoked = invoke_events(chart)
     specs = {e.name: e for e in chart.events}
     out: list[_Entry] = []
-    for name in session.enabled():
+    for name in session.enabled(actor):
         if is_internal_event(name):
             continue
         if name in invoked:
             for payload in payload_domain(chart, name):
-                out.append(_Entry(name, payload, json.dumps(payload, sort_keys=True)))
+                out.append(_Entry(name, payload, json.dumps(payload, sort_keys=True), actor))
         elif name in specs and specs[name].payload:
             fields = ", ".join(f.name for f in specs[name].payload)
-            out.append(_Entry(name, None, f"({fields})"))
+            out.append(_Entry(name, None, f"({fields})", actor))
         else:
-            out.append(_Entry(name, {}, ""))
-    snap = session.snapshot
+            out.append(_Entry(name, {}, "", actor))
     for entry in out:
-        if entry.payload is not None:
-            after, _ = session.stepper.step(snap, entry.event, entry.payload, record=False)
-            if after == snap:
-                entry.note = (entry.note + "  (no effect now: a guard holds it back)").strip()
+        payload = entry.payload if entry.payload is not None else default_payload(
+            chart, entry.event)
+        try:
+            why = session.refusal(entry.event, payload, actor)
+        except FlowcheckError:
+            continue
+        if why is not None:
+            held = "with the values in brackets: " if entry.payload is None else ""
+            entry.note = f"{entry.note}  (no effect now, {held}{why.summary()})".strip()
     return out
 
 
 def _show(session: Session, telemetry: bool = True) -> None:
     step = session.describe()
+    record = session.records[-1]
     if telemetry:
-        for t in step["telemetry"]:
-            props = json.dumps(t["properties"], sort_keys=True)
-            output.out.print(f"  [magenta]track[/] {escape(t['event'])} {escape(props)}")
+        for actor, x in record.log:
+            if isinstance(x.action, Track):
+                props = json.dumps(x.properties or {}, sort_keys=True)
+                who = f"{escape(actor)} " if actor else ""
+                output.out.print(f"  [magenta]track[/] {who}{escape(x.action.event)} "
+                                 f"{escape(props)}")
+    for d in record.deliveries:
+        shown = f" {json.dumps(d.payload, sort_keys=True)}" if d.payload else ""
+        output.out.print(f"  [blue]{escape(d.actor)}[/] gave {escape(session.chart.name)} "
+                         f"{escape(d.event)}{escape(shown)}")
     output.out.print(f"[bold cyan]configuration[/]: {escape(', '.join(step['configuration']))}")
     if step["context"]:
         output.out.print("[bold cyan]context[/]:")
         for key, value in step["context"].items():
             output.out.print(f"  {escape(key)} = {escape(json.dumps(value))}")
+    for actor, view in step["actors"].items():
+        output.out.print(
+            f"[bold cyan]child flow {escape(actor)}[/] ({escape(view['machine'])}): "
+            f"{escape(', '.join(view['configuration']))}"
+        )
     if step["done"]:
         output.out.print(
             "[bold green]done[/]: the flow reached a final state (undo, reset or quit)"
@@ -147,22 +205,31 @@ def _show_menu(entries: list[_Entry], session: Session) -> None:
     output.out.print("[bold cyan]enabled events[/]:")
     for n, e in enumerate(entries, start=1):
         note = f"  {e.note}" if e.note else ""
-        output.out.print(f"  {n:>2}. {escape(e.event)}{escape(note)}")
+        who = f"@{e.actor} " if e.actor else ""
+        output.out.print(f"  {n:>2}. {escape(who)}{escape(e.event)}{escape(note)}")
 
 
 def _choose(
     line: str, entries: list[_Entry], session: Session
-) -> tuple[str, dict[str, Any] | None] | None:
+) -> tuple[str, dict[str, Any] | None, str | None] | None:
     if line.isdigit():
         n = int(line)
         if not 1 <= n <= len(entries):
             output.out.print(f"no event number {n}: pick 1 to {len(entries)}")
             return None
         picked = entries[n - 1]
-        return picked.event, picked.payload
-    name, _, rest = line.partition(" ")
+        return picked.event, picked.payload, picked.actor
+    actor: str | None = None
+    if line.startswith("@"):
+        actor, _, line = line[1:].partition(" ")
+        running = [path for path, _ in session.actors()]
+        if actor not in running:
+            output.out.print(f"no child flow {escape(actor)!r} is running; running: "
+                             f"{escape(', '.join(running) or 'none')}")
+            return None
+    name, _, rest = line.strip().partition(" ")
     rest = rest.strip()
-    if name not in session.known_events():
+    if name not in session.known_events(actor):
         output.out.print(
             f"unknown event or command {escape(name)!r}; type a number, an event name or help"
         )
@@ -176,18 +243,19 @@ def _choose(
         if not isinstance(payload, dict):
             output.out.print("the payload must be a JSON object")
             return None
-        return name, payload
-    same = [e for e in entries if e.event == name]
+        return name, payload, actor
+    same = [e for e in entries if e.event == name and e.actor == actor]
     if len(same) > 1:
         output.out.print(f"{escape(name)} has several outcomes: pick one by number")
         return None
     if same:
-        return same[0].event, same[0].payload
-    return name, None
+        return same[0].event, same[0].payload, actor
+    return name, None, actor
 
 
-def _ask_payload(session: Session, event: str) -> dict[str, Any]:
-    spec = next((e for e in session.chart.events if e.name == event), None)
+def _ask_payload(session: Session, event: str, actor: str | None = None) -> dict[str, Any]:
+    chart = session.chart_of(actor)
+    spec = next((e for e in chart.events if e.name == event), None)
     if spec is None:
         return {}
     if spec.description:
@@ -203,7 +271,7 @@ def _ask_payload(session: Session, event: str) -> dict[str, Any]:
             text = _ask(f"  {f.name} ({kind}{choices}) [{_show_value(default)}]: ").strip()
             try:
                 value = default if text == "" else _parse(f, text)
-                validate_payload(session.chart, event, {**example, **payload, f.name: value})
+                validate_payload(chart, event, {**example, **payload, f.name: value})
             except PayloadError as exc:
                 output.out.print(f"  [red]{escape(str(exc))}[/]")
                 continue
@@ -213,8 +281,7 @@ def _ask_payload(session: Session, event: str) -> dict[str, Any]:
 
 
 def _example(f: DataField) -> Any:
-    value = f.examples[0] if f.examples else f.default
-    return list(value) if isinstance(value, tuple) else value
+    return default_value(f)
 
 
 def _show_value(value: Any) -> str:
@@ -253,20 +320,87 @@ def _parse(f: DataField, text: str) -> Any:
     return text
 
 
-def _send(session: Session, event: str, payload: dict[str, Any]) -> None:
-    before = session.snapshot
+def _send(
+    session: Session, event: str, payload: dict[str, Any], actor: str | None = None
+) -> None:
+    before = session.records[-1]
     try:
-        record = session.send(event, payload)
+        record = session.send(event, payload, actor)
     except FlowcheckError as exc:
         output.out.print(f"[red]{escape(str(exc))}[/]")
         return
     shown = f" {json.dumps(record.payload, sort_keys=True)}" if record.payload else ""
-    output.out.print(f"[bold]-> {escape(event)}[/]{escape(shown)}")
-    if record.snapshot == before and not record.executed:
+    who = f"@{actor} " if actor else ""
+    output.out.print(f"[bold]-> {escape(who)}{escape(event)}[/]{escape(shown)}")
+    if unchanged(before, record):
         session.undo()
-        output.out.print(
-            "  nothing happened: no transition for this event is enabled here "
-            "(a guard holds it back); the step was not recorded"
-        )
+        why = session.refusal(event, record.payload, actor)
+        reason = why.message() if why else f"{event} changed nothing"
+        output.out.print(f"  {escape(reason)}; the step was not recorded")
         return
     _show(session)
+
+
+def _what_if(session: Session) -> None:
+    outcomes = what_if(session)
+    if session.stepper.is_done(session.snapshot):
+        output.out.print("nothing: the flow reached a final state")
+        return
+    if not outcomes:
+        output.out.print("nothing from the outside can happen here: no call is running and no "
+                         "timer is pending")
+        return
+    output.out.print("[bold cyan]what can go wrong here[/]:")
+    for o in outcomes:
+        who = f"{o.actor} > " if o.actor else ""
+        what = f"after {o.source}" if o.kind == "timer" else f"{o.source} fails"
+        codes = f" ({', '.join(o.codes)})" if o.codes else ""
+        if o.stops:
+            where = "the flow stops with an error (nothing handles it)"
+        elif o.actor_lands is not None:
+            where = f"{o.actor}: {', '.join(o.actor_lands)}"
+        else:
+            where = ", ".join(o.lands)
+        output.out.print(f"  {escape(who + what)}{escape(codes)}")
+        output.out.print(f"    -> {escape(where)}")
+        for r in o.recovery:
+            shown = f" {json.dumps(r.payload, sort_keys=True)}" if r.payload else ""
+            output.out.print(f"    [green]way back[/]: {escape(r.event)}{escape(shown)} -> "
+                             f"{escape(', '.join(r.leads_to))}")
+        if o.failure and not o.recovery:
+            output.out.print("    [red]no way back from here[/]")
+
+
+def _save(session: Session, args: str) -> None:
+    file, _, name = args.partition(" ")
+    if not file:
+        raise ScenarioError("save needs a file: save scenarios/my_session.yaml [a name]")
+    path = Path(file)
+    name = name.strip() or path.stem.replace("_", " ")
+    text = dump(from_session(session, name), header(session.chart.name, name, file))
+    try:
+        write_all({path: text.encode()})
+    except OSError as exc:
+        raise ScenarioError(f"{file}: cannot write the scenario ({exc.strerror})") from exc
+    output.out.print(f"saved {escape(file)} ({len(session.records) - 1} steps); run it with "
+                     f"flowcheck simulate {escape(session.chart.name)} --script {escape(file)}")
+
+
+def _load(session: Session, file: str) -> None:
+    """Replay a scenario file's (first) scenario from the start, checking its expectations;
+    the session goes on from where it stops."""
+    if not file:
+        raise ScenarioError("load needs a file: load scenarios/checkout.yaml")
+    data = load(Path(file))
+    loaded = scenarios(file, data, session.chart.name)
+    name, steps = loaded[0]
+    described, mismatch = replay(file, session, name, steps)
+    if mismatch is not None:
+        output.out.print(f"[bold red]mismatch[/] at step {mismatch.step} ({escape(mismatch.event)})"
+                         " of the file; the session stops there:")
+        for line in mismatch.lines:
+            output.out.print(f"  {escape(line)}")
+    else:
+        output.out.print(f"loaded {escape(file)}: {len(described) - 1} steps, every expectation "
+                         "holds")
+    _show(session, telemetry=False)
