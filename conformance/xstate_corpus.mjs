@@ -7,6 +7,7 @@
 // Usage:
 //   node xstate_corpus.mjs [--seed N] [--walks W] [--steps S] [--guards evaluation|step]
 //                          FILE.json...
+//   node xstate_corpus.mjs --replay REQUEST.json      (or "-" to read it from stdin)
 //
 // Result (stdout, one JSON document):
 //   {"seed": N, "walks": W, "steps": S,
@@ -30,10 +31,12 @@
 //     After GUARD_BUDGET evaluations in one step every guard is false, so that an
 //     eventless transition whose guard keeps holding cannot loop forever. With
 //     "--guards evaluation" (the default) every evaluation draws anew; with
-//     "--guards step" a guard (the same name and params) keeps its first outcome for
-//     the rest of the step, as a model that explores each guard one way per step does
-//     (a targetless eventless transition whose guard holds then loops, and XState
-//     throws once it passes its iteration bound: the walk ends with that error);
+//     "--guards step" a guard name keeps its first outcome for the rest of the step,
+//     whatever its params, as a model that explores each guard one way per step does
+//     (flowcheck's valuation has one outcome per guard name per step: two guards of
+//     one name with different params, evaluated in one step, go the same way). A
+//     targetless eventless transition whose guard holds then loops, and XState
+//     throws once it passes its iteration bound: the walk ends with that error;
 //   - an action does nothing (the pure API returns actions, it does not run them);
 //   - an actor is fromPromise that never settles: invoke outcomes are fed to the
 //     machine as events, "xstate.done.actor.<id>" (with "output": null) and
@@ -55,6 +58,23 @@
 //
 // Deterministic: the walks of one machine depend only on the seed and the file
 // name, not on the other files given.
+//
+// Replay mode (--replay): sends given event lists to the machines, with the same
+// stubs, and reports XState's snapshot after each one; this is how flowcheck's
+// counterexamples are checked against XState.
+//   request = {"machines": [{"file": <path>,
+//                            "traces": [{"input"?: <object>, "events": [{"type", ...}]}]}]}
+//   result  = {"machines": [{"name", "file", "ok", "error"?,
+//                            "traces": [[<step>, ...], ...]}]}
+// with steps as above (the first is the initial step). A guard's outcome is read
+// from the valuation the step was sent with, false when it has none for that name:
+// the "$guards" object of the event sent (for the initial step, of the input),
+// mapping guard names to outcomes. The valuation holds for the whole macrostep,
+// eventless transitions and raised or done events taken in it included, whose own
+// event objects do not carry it. Invoke outcomes and timers are events as above.
+// Unlike a walk, a replayed trace goes on after the status is no longer "active"
+// (XState then changes nothing); when XState throws, the trace ends with
+// {"event", "guards", "error"}.
 
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -150,18 +170,15 @@ function referencedNames(config) {
 
 // --------------------------------------------------------------- the machine
 
-// The guard oracle of the current step: a generator and the evaluations so far.
+// The guard oracle of the current step: a generator (or, to replay, the step's
+// valuation of guard names) and the evaluations so far.
 function makeOracle(mode = 'evaluation') {
-  const oracle = { rng: () => 0, log: [] };
+  const oracle = { rng: () => 0, log: [], held: {} };
   oracle.decide = (name, params) => {
     let result;
-    const earlier =
-      mode === 'step'
-        ? oracle.log.find(
-            (e) => e.guard === name && JSON.stringify(e.params) === JSON.stringify(params)
-          )
-        : undefined;
-    if (earlier) result = earlier.result;
+    const earlier = mode === 'step' ? oracle.log.find((e) => e.guard === name) : undefined;
+    if (mode === 'replay') result = oracle.held[name] === true;
+    else if (earlier) result = earlier.result;
     else result = oracle.log.length < GUARD_BUDGET && oracle.rng() < 0.5;
     const entry = { guard: name, result };
     if (params !== undefined) entry.params = params;
@@ -315,7 +332,9 @@ function runWalk(machine, oracle, rng, events, steps) {
   return walk;
 }
 
-function runFile(file, opts) {
+// The file's config in XState, with stubs driven by the oracle: {out, machine}, where
+// out.ok says whether XState accepts the config as written.
+function loadFile(file, oracle) {
   const name = basename(file).replace(/\.json$/, '');
   const out = { name, file, ok: false };
   let config;
@@ -323,11 +342,10 @@ function runFile(file, opts) {
     config = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     out.error = `not JSON: ${err.message}`;
-    return out;
+    return { out };
   }
   const names = referencedNames(config);
   out.implementations = names;
-  const oracle = makeOracle(opts.guards);
   oracle.rng = mulberry32(0);
   try {
     // The config exactly as written: does XState accept it?
@@ -336,10 +354,18 @@ function runFile(file, opts) {
     initialTransition(plain);
   } catch (err) {
     out.error = err.message;
-    return out;
+    return { out };
   }
   out.ok = true;
   const machine = buildMachine(config, names, oracle, { maxIterations: MAX_ITERATIONS });
+  return { out, machine };
+}
+
+function runFile(file, opts) {
+  const oracle = makeOracle(opts.guards);
+  const { out, machine } = loadFile(file, oracle);
+  if (!out.ok) return out;
+  const name = out.name;
   out.states = stateNodes(machine);
   out.events = alphabet(machine);
   const rng = mulberry32(hashString(name) ^ opts.seed);
@@ -348,6 +374,64 @@ function runFile(file, opts) {
     out.walks.push(runWalk(machine, oracle, rng, out.events, opts.steps));
   }
   return out;
+}
+
+// ------------------------------------------------------------------ replay mode
+
+function heldIn(obj) {
+  const held = obj && typeof obj === 'object' ? obj.$guards : undefined;
+  return held && typeof held === 'object' ? held : {};
+}
+
+function replayTrace(machine, oracle, trace) {
+  const steps = [];
+  const input = trace.input ?? undefined;
+  oracle.log = [];
+  oracle.held = heldIn(input);
+  let snapshot;
+  try {
+    [snapshot] = initialTransition(machine, input);
+  } catch (err) {
+    steps.push({ event: null, guards: oracle.log, error: err.message });
+    return steps;
+  }
+  steps.push(record(null, oracle.log, snapshot));
+  for (const event of trace.events ?? []) {
+    oracle.log = [];
+    oracle.held = heldIn(event);
+    try {
+      [snapshot] = transition(machine, snapshot, event);
+    } catch (err) {
+      steps.push({ event, guards: oracle.log, error: err.message });
+      break;
+    }
+    steps.push(record(event, oracle.log, snapshot));
+  }
+  return steps;
+}
+
+function replayFile(entry) {
+  const oracle = makeOracle('replay');
+  const { out, machine } = loadFile(entry.file, oracle);
+  if (!out.ok) return out;
+  out.traces = (entry.traces ?? []).map((trace) => replayTrace(machine, oracle, trace));
+  return out;
+}
+
+function replayMain(source) {
+  let request;
+  try {
+    request = JSON.parse(readFileSync(source === '-' ? 0 : source, 'utf8'));
+    if (!request || !Array.isArray(request.machines)) {
+      throw new Error('the request needs "machines": [{"file", "traces"}]');
+    }
+  } catch (err) {
+    process.stdout.write(JSON.stringify({ error: `bad request: ${err.message}` }) + '\n');
+    return 2;
+  }
+  const machines = request.machines.map(replayFile);
+  process.stdout.write(JSON.stringify({ machines }) + '\n');
+  return 0;
 }
 
 function parseArgs(argv) {
@@ -377,6 +461,13 @@ function parseArgs(argv) {
 }
 
 function main(argv) {
+  if (argv[0] === '--replay') {
+    if (argv.length !== 2) {
+      process.stdout.write(JSON.stringify({ error: 'usage: --replay REQUEST.json|-' }) + '\n');
+      return 2;
+    }
+    return replayMain(argv[1]);
+  }
   let opts;
   try {
     opts = parseArgs(argv);

@@ -64,6 +64,8 @@ _STATE_KEYS = frozenset({
     "invoke", "on", "after", "always", "onDone", "output", "states",
 })
 _TRANSITION_KEYS = frozenset({"target", "guard", "actions", "reenter", "description"})
+XSTATE_DEFAULT_ID = "(machine)"
+"""The machine id XState gives a config without one."""
 _INVOKE_KEYS = frozenset({"id", "src", "input", "onDone", "onError", "systemId"})
 _EXPR_KEYS = frozenset({"ref", "lit", "op"})
 
@@ -200,7 +202,9 @@ class _Reader:
 
     def read(self, data: dict[str, Any], stem: str) -> Chart:
         self._keys(data, _ROOT_KEYS, "", "a machine config")
-        machine_id = data.get("id", stem)
+        # XState's id for a machine whose config gives none: its state ids, default invoke ids
+        # and delay event names all start with it, so counterexamples replay in XState.
+        machine_id = data.get("id", XSTATE_DEFAULT_ID)
         if not isinstance(machine_id, str) or not machine_id:
             raise self.fail("id", "the machine id must be a non-empty string")
         states = data.get("states", {})
