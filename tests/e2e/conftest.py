@@ -31,8 +31,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(machines: dict[str, Machine]) -> Iterator[SimulatorServer]:
-    httpd = make_server(Simulator(list(machines.values())), "127.0.0.1", 0)
+def scenario_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The scenarios directory of the test server: a copy of the project's."""
+    directory = tmp_path_factory.mktemp("scenarios")
+    for path in (Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"):
+        (directory / path.name).write_text(path.read_text())
+    return directory
+
+
+@pytest.fixture(scope="module")
+def server(machines: dict[str, Machine], scenario_dir: Path) -> Iterator[SimulatorServer]:
+    httpd = make_server(Simulator(list(machines.values()), scenarios=scenario_dir),
+                        "127.0.0.1", 0)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield httpd
@@ -68,7 +78,10 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, server: SimulatorServer) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    # Reduced motion: the diagram jumps to the active state instead of gliding there, so
+    # that what a test measures is where the view ends up.
+    context = browser.new_context(viewport={"width": 1440, "height": 900},
+                                  reduced_motion="reduce")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -156,6 +156,10 @@ class Viewer {
   moveTo(cx, cy, scale, animate = true) {
     const { w, h } = this.size();
     const target = { x: cx - w / scale / 2, y: cy - h / scale / 2, w: w / scale, h: h / scale };
+    // Where the drawing is larger than the view, show no empty space beyond its edges.
+    const b = this.base;
+    if (b && target.w < b.w) target.x = Math.min(Math.max(target.x, b.x), b.x + b.w - target.w);
+    if (b && target.h < b.h) target.y = Math.min(Math.max(target.y, b.y), b.y + b.h - target.h);
     cancelAnimationFrame(this.frame);
     if (!animate || !this.view || reducedMotion.matches) {
       this.view = target;
