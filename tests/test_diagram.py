@@ -229,3 +229,22 @@ def test_without_graphviz_svg_fails_with_install_advice_and_dot_still_works(
     ok = _flowcheck("diagram", "checkout", "--format", "mermaid", "--out", str(tmp_path), env=env)
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / "checkout.md").read_text().count("```mermaid") == 1
+
+
+def test_the_mermaid_docs_list_each_event_with_the_payload_the_simulator_fills_in(
+    tmp_path: Path,
+) -> None:
+    result = _flowcheck("diagram", "course_builder", "--format", "mermaid", "--out",
+                        str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "course_builder.md").read_text()
+    assert '| `RETRY` | `{"generationKey": "gen-2"}` |' in text
+
+
+def test_the_committed_mermaid_docs_are_what_the_flows_give_now(tmp_path: Path) -> None:
+    result = _flowcheck("diagram", "--format", "mermaid", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    for made in sorted(tmp_path.glob("*.md")):
+        committed = ROOT / "docs" / "diagrams" / made.name
+        assert committed.read_text() == made.read_text(), (
+            f"{committed} is stale: run flowcheck diagram --format mermaid")
