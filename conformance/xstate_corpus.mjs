@@ -31,10 +31,10 @@
 //     After GUARD_BUDGET evaluations in one step every guard is false, so that an
 //     eventless transition whose guard keeps holding cannot loop forever. With
 //     "--guards evaluation" (the default) every evaluation draws anew; with
-//     "--guards step" a guard name keeps its first outcome for the rest of the step,
-//     whatever its params, as a model that explores each guard one way per step does
-//     (flowcheck's valuation has one outcome per guard name per step: two guards of
-//     one name with different params, evaluated in one step, go the same way). A
+//     "--guards step" a guard (its name and params) keeps its first outcome for the rest
+//     of the step, as a model that explores each guard one way per step does
+//     (flowcheck's valuation has one outcome per guard per step, keyed by the name and
+//     the params as canonical JSON). A
 //     targetless eventless transition whose guard holds then loops, and XState
 //     throws once it passes its iteration bound: the walk ends with that error;
 //   - an action does nothing (the pure API returns actions, it does not run them);
@@ -172,12 +172,29 @@ function referencedNames(config) {
 
 // The guard oracle of the current step: a generator (or, to replay, the step's
 // valuation of guard names) and the evaluations so far.
+// A guard with params is its own guard: flowcheck keys its outcome by the name and the
+// params as canonical JSON (keys sorted, no spaces), `isGreaterThan({"min":3})`.
+function canonical(value) {
+  if (Array.isArray(value)) return '[' + value.map(canonical).join(',') + ']';
+  if (value && typeof value === 'object') {
+    return '{' + Object.keys(value).sort()
+      .map((k) => JSON.stringify(k) + ':' + canonical(value[k])).join(',') + '}';
+  }
+  return JSON.stringify(value);
+}
+
+function guardKey(name, params) {
+  return params === undefined ? name : `${name}(${canonical(params)})`;
+}
+
 function makeOracle(mode = 'evaluation') {
   const oracle = { rng: () => 0, log: [], held: {} };
   oracle.decide = (name, params) => {
     let result;
-    const earlier = mode === 'step' ? oracle.log.find((e) => e.guard === name) : undefined;
-    if (mode === 'replay') result = oracle.held[name] === true;
+    const key = guardKey(name, params);
+    const earlier = mode === 'step'
+      ? oracle.log.find((e) => guardKey(e.guard, e.params) === key) : undefined;
+    if (mode === 'replay') result = oracle.held[key] === true;
     else if (earlier) result = earlier.result;
     else result = oracle.log.length < GUARD_BUDGET && oracle.rng() < 0.5;
     const entry = { guard: name, result };

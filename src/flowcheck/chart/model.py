@@ -41,6 +41,12 @@ class Guard(_Frozen):
     params: str | None = None
     """The guard's XState ``params`` as canonical JSON text (kept and exported unchanged)."""
 
+    @property
+    def key(self) -> str:
+        """What tells this guard apart where it has no body: its name, and its params (the
+        same named guard with other params is another condition)."""
+        return self.name if self.params is None else f"{self.name}({self.params})"
+
     @model_serializer(mode="wrap")
     def _omit_unset_params(self, handler: SerializerFunctionWrapHandler) -> Any:
         data = handler(self)

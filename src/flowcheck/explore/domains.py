@@ -525,8 +525,8 @@ def _opaque_guards(chart: Chart, out: Domains) -> None:
             internal = not event or event.startswith("xstate.done.state.") or (
                 event not in user and not event.startswith("xstate."))
             names = anywhere if internal else per_event.setdefault(event, [])
-            if t.guard.name not in names:
-                names.append(t.guard.name)
+            if t.guard.key not in names:
+                names.append(t.guard.key)
     out.opaque = {"": anywhere, **per_event} if anywhere or per_event else {}
     for event in ["", *per_event]:
         names = _unique([*per_event.get(event, []), *anywhere])

@@ -221,7 +221,7 @@ class Stepper:
             name = t.guard.name
             if t.guard.expr is None:
                 # Opaque guards (imported charts) read their outcome from the event.
-                gname, negated = t.guard.name, t.guard.negated
+                gname, negated = t.guard.key, t.guard.negated
 
                 def opaque(c: Context, ev: Payload) -> bool:
                     held = bool((ev.get(OPAQUE_GUARDS) or {}).get(gname, False))
