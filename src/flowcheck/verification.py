@@ -12,28 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flowcheck.chart.model import Chart
-from flowcheck.composition import Environment, environments
-from flowcheck.explore.campaign import DEFAULT_EXAMPLES, Campaign, run_campaign
-from flowcheck.explore.coverage import run_cover
-from flowcheck.explore.domains import Domains, derive
-from flowcheck.explore.graph import (
-    DEFAULT_MAX_CONFIGURATIONS,
-    Exploration,
-    Limits,
-    Progress,
-    explore,
-)
-from flowcheck.locations import locate
-from flowcheck.properties import PropertyResult, check_all
-from flowcheck.properties import well_formed as _well_formed
-from flowcheck.properties.base import Subject
-from flowcheck.semantics.stepper import Stepper
+from flowcheck.chart.model import Chart, Custom
+from flowcheck.explore.graph import DEFAULT_EXAMPLES, DEFAULT_MAX_CONFIGURATIONS
+from flowcheck.properties import PropertyResult
 
 if TYPE_CHECKING:
+    from flowcheck.composition import Environment
+    from flowcheck.explore.campaign import Campaign
+    from flowcheck.explore.domains import Domains
+    from flowcheck.explore.graph import Exploration, Limits, Progress
     from flowcheck.project import Machine, Settings
 
-__all__ = ["Environment", "MachineReport", "project_environment", "verify_chart"]
+__all__ = ["MachineReport", "component_environment", "project_environment", "verify_chart"]
 
 
 _ENVIRONMENTS: dict[tuple[Any, ...], dict[str, Environment]] = {}
@@ -44,7 +34,7 @@ def project_environment(settings: Settings, machine: Machine) -> Environment | N
     of the project's machines: it is then verified standalone). Computed once per project
     state (the machine files' names, sizes and modification times)."""
     from flowcheck.errors import FlowcheckError
-    from flowcheck.project import load_machine, machine_files
+    from flowcheck.project import machine_files
 
     try:
         files = machine_files(settings)
@@ -52,20 +42,40 @@ def project_environment(settings: Settings, machine: Machine) -> Environment | N
         return None
     if machine.path.resolve() not in {f.resolve() for f in files}:
         return None
-    key = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
-    envs = _ENVIRONMENTS.get(key)
-    if envs is None:
-        charts: dict[str, Chart] = {}
-        for f in files:
-            try:
-                charts[f.stem] = (machine if f.resolve() == machine.path.resolve()
-                                  else load_machine(f)).chart
-            except FlowcheckError:
-                continue  # a broken flow is reported when it is verified itself
-        envs = environments(charts)
+    return component_environment({f.stem: f for f in files}, machine)
+
+
+def component_environment(files: dict[str, Path], machine: Machine) -> Environment:
+    """The environment of ``machine`` given the project flows ``files`` (name -> module):
+    all of the project's flows, or only those composed with it (its component, see
+    :func:`flowcheck.composition.components`), which give the same environment. Each
+    component is explored once per state of its files (names, sizes, modification
+    times)."""
+    from flowcheck.composition import components, environments
+    from flowcheck.errors import FlowcheckError
+    from flowcheck.project import load_machine
+
+    key = tuple((name, str(f), f.stat().st_mtime_ns, f.stat().st_size)
+                for name, f in sorted(files.items()))
+    cached = _ENVIRONMENTS.get(key)
+    if cached is not None and machine.name in cached:
+        return cached[machine.name]
+    charts: dict[str, Chart] = {}
+    for name, f in files.items():
+        try:
+            charts[name] = (machine if f.resolve() == machine.path.resolve()
+                            else load_machine(f)).chart
+        except FlowcheckError:
+            continue  # a broken flow is reported when it is verified itself
+    if machine.name not in charts:
+        charts[machine.name] = machine.chart
+    members = components(charts)[machine.name]
+    envs = environments({name: charts[name] for name in members})
+    if cached is None:
         _ENVIRONMENTS.clear()
-        _ENVIRONMENTS[key] = envs
-    return envs.get(machine.name)
+        cached = _ENVIRONMENTS[key] = {}
+    cached.update(envs)
+    return envs[machine.name]
 
 
 @dataclass
@@ -84,6 +94,9 @@ class MachineReport:
     replay_target: str | None = None
     """What `flowcheck simulate` needs to find this machine: its name, or its file's path
     when it is not one of the project's machines."""
+    cached: bool = False
+    """Read from the verification cache (see :mod:`flowcheck.cache`) rather than computed
+    by this run; reports render the same either way."""
 
     @property
     def ok(self) -> bool:
@@ -110,6 +123,15 @@ def verify_chart(
     """Explore ``chart``, run the campaign on ``machine_class`` (when given) and check every
     property. On KeyboardInterrupt during exploration the report is marked interrupted and
     holds what was explored so far."""
+    from flowcheck.explore.campaign import Campaign, run_campaign
+    from flowcheck.explore.coverage import run_cover
+    from flowcheck.explore.domains import derive
+    from flowcheck.explore.graph import explore
+    from flowcheck.properties import check_all
+    from flowcheck.properties import well_formed as _well_formed
+    from flowcheck.properties.base import Subject
+    from flowcheck.semantics.stepper import Stepper
+
     started = time.perf_counter()
     notes: list[str] = []
     graph: Exploration | None = None
@@ -201,6 +223,7 @@ def environment_assumptions(
                        "declare one to explore every input)")
     if domains is not None:
         out.extend(domains.assumed)
+    out.extend(_opaque_action_assumptions(chart))
     opaque = domains.opaque_names() if domains is not None else []
     if opaque:
         out.append(f"the guards without a body ({', '.join(opaque)}) may be true or false at "
@@ -211,6 +234,24 @@ def environment_assumptions(
     if environment is not None and not environment.complete:
         out.append("child flows end only with the outputs their bounded exploration reached")
     return out
+
+
+def _opaque_action_assumptions(chart: Chart) -> list[str]:
+    """An imported machine's actions without a body may assign: the guards with a body that
+    read the context are then evaluated on a context those actions did not change."""
+    if not chart.source.endswith(".json"):
+        return []
+    actions = sorted({a.name for s in chart.nodes() for a in (
+        *s.entry, *s.exit, *(a for t in s.transitions for a in t.actions))
+        if isinstance(a, Custom)})
+    read = sorted({path.split(".")[1] for t in chart.transitions()
+                   if t.guard is not None and t.guard.expr is not None
+                   for path in t.guard.expr.refs() if path.startswith("context.")})
+    if not actions or not read:
+        return []
+    named = ", ".join(actions[:5]) + (", ..." if len(actions) > 5 else "")
+    return [f"the actions without a body ({named}) leave the context fields guards read "
+            f"({', '.join(read)}) unchanged"]
 
 
 def _not_proved(result: PropertyResult) -> PropertyResult:
@@ -234,5 +275,7 @@ _STATIC_IDS = frozenset({"well-formed", "telemetry", "semantic-events", "context
 def _located(result: PropertyResult, chart: Chart, source: Path) -> PropertyResult:
     """Every finding with the file and line of the construct at fault (see
     :mod:`flowcheck.locations`, which every report format relies on)."""
+    from flowcheck.locations import locate
+
     findings = [locate(f, chart, source) for f in result.findings]
     return dataclasses.replace(result, findings=findings)
