@@ -248,3 +248,31 @@ def test_the_committed_mermaid_docs_are_what_the_flows_give_now(tmp_path: Path) 
         committed = ROOT / "docs" / "diagrams" / made.name
         assert committed.read_text() == made.read_text(), (
             f"{committed} is stale: run flowcheck diagram --format mermaid")
+
+
+def _cluster_x_range(svg: bytes, state_id: str) -> tuple[float, float]:
+    for g in ET.fromstring(svg).iter(f"{SVG}g"):
+        title = g.find(f"{SVG}title")
+        if "cluster" in (g.get("class") or "") and title is not None and (
+                title.text == f"cluster_{state_id}"):
+            shape = g.find(f"{SVG}path")
+            if shape is None:
+                shape = g.find(f"{SVG}polygon")
+            assert shape is not None
+            xs = [float(n) for n in re.findall(r"(-?[\d.]+),-?[\d.]+",
+                                               shape.get("d") or shape.get("points") or "")]
+            return min(xs), max(xs)
+    raise AssertionError(f"no cluster for {state_id}")
+
+
+@needs_dot
+def test_the_regions_of_a_parallel_state_are_side_by_side_and_named_by_their_key() -> None:
+    from flowcheck.formats.xstate.importer import import_config
+
+    chart = import_config(ROOT / "tests" / "data" / "semantics.json")[0]
+    svg = render(to_dot(chart), "svg")
+    left = _cluster_x_range(svg, "semantics.par.r1")
+    right = _cluster_x_range(svg, "semantics.par.r2")
+    assert left[1] < right[0]
+    words = set(_svg_text(svg).split())
+    assert {"r1", "x1", "y2"} <= words and "semantics.par.r1.x1" not in words

@@ -290,7 +290,7 @@ def _dot_state(
 ) -> list[str]:
     if state.kind in ("compound", "parallel"):
         return _dot_cluster(chart, state, pad, region, inside)
-    label = "\n".join([state.id, *_invoke_lines(state)])
+    label = "\n".join([state.name, *_invoke_lines(state)])
     attrs: dict[str, str | float] = {"label": label}
     if state.kind == "history":
         attrs = {"label": "H*" if state.history == "deep" else "H", "shape": "circle",
@@ -313,7 +313,7 @@ def _dot_cluster(
     chart: Chart, state: State, pad: str, region: bool,
     inside: dict[str | None, list[LabelNode]],
 ) -> list[str]:
-    label = "\n".join([state.id + (" (parallel)" if state.kind == "parallel" else ""),
+    label = "\n".join([state.name + (" (parallel)" if state.kind == "parallel" else ""),
                        *_invoke_lines(state)])
     style = "dashed,rounded" if region else "rounded"
     color = FAILURE_LINE if FAILURE in state.tags else CLUSTER_LINE
@@ -343,6 +343,10 @@ def _dot_cluster(
     for child in children:
         lines += _dot_state(chart, child, pad + "  ", region=state.kind == "parallel",
                             inside=inside)
+    if state.kind == "parallel" and len(children) > 1:
+        # Regions side by side: their tops on one rank.
+        tops = [_anchor(c.id) if _is_cluster(chart, c.id) else c.id for c in children]
+        lines.append(f"{pad}  {{rank=same; {'; '.join(_q(t) for t in tops)}}}")
     failures = [c.id for c in children if FAILURE in c.tags and not _is_cluster(chart, c.id)]
     if state.kind == "compound" and len(failures) > 1:
         # Failure states side by side: one row the errors lead down to, not a column as
