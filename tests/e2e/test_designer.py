@@ -282,3 +282,11 @@ def test_fit_zoom_and_focus_change_the_view(page: Any) -> None:
     centre = focused["x"] + focused["width"] / 2
     assert abs(centre - (pane["x"] + pane["width"] / 2)) < 2
     assert float(diagram.get_attribute("data-scale")) > fitted * 1.25
+
+
+def test_after_switching_flows_hovering_describes_the_new_flow_s_states(page: Any) -> None:
+    pick_flow(page, "checkout")
+    pick_flow(page, "course_builder")
+    page.locator("#fit").click()
+    page.locator('#diagram g.node[data-state="cancelled"]').hover()
+    expect(page.locator("#tooltip")).to_contain_text("The author left the wizard.")

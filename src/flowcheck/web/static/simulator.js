@@ -368,7 +368,11 @@ async function loadInto(viewer, machine) {
 let mainViewer = null;
 
 async function loadDiagram(name) {
-  const box = $("diagram");
+  // A fresh element per flow: the previous flow's viewer keeps no listener on it.
+  const old = $("diagram");
+  const box = old.cloneNode(false);
+  delete box.dataset.machine;
+  old.replaceWith(box);
   box.replaceChildren(h("p", { class: "hint" }, "drawing…"));
   mainViewer = new Viewer(box, name);
   mainViewer.follow = $("follow").checked;
