@@ -15,6 +15,21 @@ import click
 from flowcheck import __version__
 from flowcheck.errors import FlowcheckError
 
+CACHE = click.option(
+    "--no-cache", "no_cache", is_flag=True,
+    help="Verify every machine again, neither reading nor writing the verification cache "
+         "(.flowcheck_cache/, or [tool.flowcheck] cache-dir).",
+)
+JOBS = click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
+    help="Verify machines in N processes (default: one per core); the report is the same.",
+)
+VERIFY_JOBS = click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+    help="Verify machines in N processes (progress bars only with 1); the report is the "
+         "same.",
+)
+
 MACHINES = click.option(
     "--machines",
     type=click.Path(path_type=Path, file_okay=False),
@@ -119,10 +134,12 @@ def simulate(
                    "tags with retry, telemetry, semantic events, taxonomy, contract). Default: "
                    "mirai for the project's flows, generic for XState JSON files "
                    "([tool.flowcheck] profile, import-profile).")
+@CACHE
+@VERIFY_JOBS
 def verify(machines: Path | None, targets: tuple[str, ...], fmt: str, output: Path | None,
            max_configurations: int | None, max_depth: int | None, max_memory: int | None,
            max_seconds: float | None, examples: int | None, seed: int, compact: bool,
-           profile: str | None) -> int:
+           profile: str | None, no_cache: bool, jobs: int | None) -> int:
     """Prove the properties of machines (names, or XState JSON files)."""
     from flowcheck.commands import verify as command
 
@@ -130,7 +147,7 @@ def verify(machines: Path | None, targets: tuple[str, ...], fmt: str, output: Pa
     return int(command.run(machines=machines, targets=list(targets), fmt=fmt, output=output,
                        max_configurations=max_configurations, examples=examples, seed=seed,
                        max_depth=max_depth, max_memory=max_memory, max_seconds=max_seconds,
-                       compact=compact, profile=profile))
+                       compact=compact, profile=profile, cache=not no_cache, jobs=jobs))
 
 
 @cli.command()
@@ -143,14 +160,16 @@ def verify(machines: Path | None, targets: tuple[str, ...], fmt: str, output: Pa
 @click.option("--compact", is_flag=True,
               help="Text report for hooks: a line per machine, then each failure at its "
                    "file:line with its counterexample (no tables).")
+@CACHE
+@JOBS
 def check(machines: Path | None, fmt: str, output: Path | None, examples: int | None,
-          seed: int, compact: bool) -> int:
+          seed: int, compact: bool, no_cache: bool, jobs: int | None) -> int:
     """What CI runs: verify every machine, check exports for drift, check contracts."""
     from flowcheck.commands import check as command
 
     _compact_needs_text(fmt, compact)
     return int(command.run(machines=machines, fmt=fmt, output_path=output, examples=examples,
-                           seed=seed, compact=compact))
+                           seed=seed, compact=compact, cache=not no_cache, jobs=jobs))
 
 
 def _compact_needs_text(fmt: str, compact: bool) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowcheck.chart.expr import evaluate
-from flowcheck.chart.model import Chart
+from flowcheck.chart.model import Chart, Invoke
 from flowcheck.explore.domains import derive
 from flowcheck.explore.graph import Exploration, Limits, explore
 from flowcheck.semantics import StepError, start
@@ -53,14 +53,43 @@ def child_of(charts: dict[str, Chart], src: str) -> str | None:
     return None
 
 
-def environments(charts: dict[str, Chart]) -> dict[str, Environment]:
-    """Every flow's environment in a project of ``charts`` (name -> chart)."""
-    links = [
+def _links(charts: dict[str, Chart]) -> list[tuple[str, str, Invoke, str]]:
+    """Every child-flow invoke between ``charts``: (parent, invoking state, invoke, child)."""
+    return [
         (parent, state.id, inv, child)
         for parent, chart in charts.items()
         for state, inv in chart.invokes()
         if inv.kind == "flow" and (child := child_of(charts, inv.src)) is not None
     ]
+
+
+def components(charts: dict[str, Chart]) -> dict[str, tuple[str, ...]]:
+    """Per flow, the flows it is composed with, itself included: those linked to it by
+    child-flow invokes, either way and transitively. A flow's environment depends on its
+    component and on nothing else, so the verification cache keys a verdict on it."""
+    group = {name: {name} for name in charts}
+    for parent, _, _, child in _links(charts):
+        if group[parent] is not group[child]:
+            merged = group[parent] | group[child]
+            for name in merged:
+                group[name] = merged
+    return {name: tuple(sorted(group[name])) for name in charts}
+
+
+def environments(charts: dict[str, Chart]) -> dict[str, Environment]:
+    """Every flow's environment in a project of ``charts`` (name -> chart). Each component
+    (see :func:`components`) is computed on its own: a flow's environment never depends on
+    flows it is not composed with."""
+    out: dict[str, Environment] = {}
+    for name, members in components(charts).items():
+        if name not in out:
+            out.update(_environments({m: charts[m] for m in members}))
+    return {name: out[name] for name in charts}
+
+
+def _environments(charts: dict[str, Chart]) -> dict[str, Environment]:
+    """The environments of one component's flows."""
+    links = _links(charts)
     if not links:
         return {name: Environment() for name in charts}
     inputs: dict[str, list[dict[str, Any]]] = {name: [] for name in charts}

@@ -224,16 +224,22 @@ def discover(settings: Settings) -> list[Machine]:
 
 def select(settings: Settings, names: list[str]) -> list[Machine]:
     """The machines named (all of them when ``names`` is empty), in the order given."""
+    return [load_machine(p) for p in machine_paths(settings, names)]
+
+
+def machine_paths(settings: Settings, names: list[str]) -> list[Path]:
+    """The module files of the machines named (all of them when ``names`` is empty), in the
+    order given, without importing them."""
     files = {p.stem: p for p in machine_files(settings)}
     if not names:
-        return [load_machine(p) for p in files.values()]
+        return list(files.values())
     out = []
     for n in names:
         if n.endswith(".py") and Path(n).is_file():
-            out.append(load_machine(Path(n).resolve()))
+            out.append(Path(n).resolve())
             continue
         if n not in files:
             known = ", ".join(sorted(files)) or "none"
             raise UnknownNameError(f"unknown machine {n!r}: the machines are {known}")
-        out.append(load_machine(files[n]))
+        out.append(files[n])
     return out

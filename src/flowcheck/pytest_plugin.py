@@ -96,6 +96,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="verify every flow of the project: one test item per flow and property "
         "(also on with `pytest = true` under [tool.flowcheck] in pyproject.toml)",
     )
+    group.addoption(
+        "--flowcheck-no-cache",
+        action="store_true",
+        default=False,
+        help="verify every flow again, neither reading nor writing flowcheck's verification "
+        "cache (.flowcheck_cache/)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -233,19 +240,27 @@ class FlowFile(pytest.File):
     def report(self) -> MachineReport:
         """Verify the flow once: exploration and the campaign are shared by its items."""
         if self._report is None:
-            self._report = _verify(self.machine, _settings(self.config))
+            self._report = _verify(self.machine, _settings(self.config),
+                                   cache=not self.config.getoption("flowcheck_no_cache"))
         return self._report
 
 
-def _verify(machine: Machine, settings: Settings) -> MachineReport:
-    from flowcheck.explore.campaign import DEFAULT_EXAMPLES
-    from flowcheck.verification import project_environment, verify_chart
+def _verify(machine: Machine, settings: Settings, cache: bool = True) -> MachineReport:
+    """The flow's report: from the verification cache when the flow is unchanged (see
+    :mod:`flowcheck.cache`), else verified and kept there. Under pytest-xdist the workers
+    that run items of one flow verify it once: the first holds the entry's lock, the others
+    wait for it and read."""
+    from flowcheck.explore.graph import DEFAULT_EXAMPLES
+    from flowcheck.runner import Target, verify_targets
 
     examples = int(settings.raw.get("examples", DEFAULT_EXAMPLES))
     seed = int(settings.raw.get("seed", 0))
-    return verify_chart(machine.chart, machine.cls, machine.path, settings,
-                        settings.max_configurations, examples, seed,
-                        environment=project_environment(settings, machine))
+    target = Target(machine.name, machine.path, "flow", project=True, _machine=machine)
+    run = verify_targets(settings, [target], settings.max_configurations, examples, seed,
+                         jobs=1, cache=cache)
+    if run.interrupted and not run.reports:
+        raise KeyboardInterrupt
+    return run.reports[0]
 
 
 class PropertyItem(pytest.Item):

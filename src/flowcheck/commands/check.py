@@ -11,24 +11,28 @@ exploration finished (a bounded machine fails), in every format.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+from typing import Any
 
 from flowcheck import output
+from flowcheck.cache import Cache, Fingerprints, digest_of
 from flowcheck.commands import verify
+from flowcheck.errors import FlowcheckError
 from flowcheck.formats import reports as fmt_reports
-from flowcheck.formats.drift import ExportFile, compare
-from flowcheck.project import Settings, find_settings, select
+from flowcheck.formats.drift import ExportFile
+from flowcheck.project import Settings, find_settings, machine_files, select
 
 
 def run(machines: Path | None, fmt: str, output_path: Path | None, examples: int | None,
-        seed: int, compact: bool = False) -> int:
+        seed: int, compact: bool = False, cache: bool = True, jobs: int | None = None) -> int:
     settings = find_settings(machines=machines)
     reports, interrupted = verify.verify_targets(
-        settings, verify.resolve(settings, []), None, examples, seed)
+        settings, verify.resolve(settings, []), None, examples, seed, jobs=jobs, cache=cache)
     if interrupted:
         verify._print_interrupted(reports)
         return 130
-    files = _exports(settings)
+    files = _exports(settings, Cache.for_project(settings, cache))
     checks = fmt_reports.exploration_checks(reports)
     checks += fmt_reports.export_checks(files or [], settings.root)
     verify.emit(reports, fmt, output_path, settings.root, checks, compact)
@@ -41,12 +45,65 @@ def run(machines: Path | None, fmt: str, output_path: Path | None, examples: int
     return max(code, _say_drift(files, settings))
 
 
-def _exports(settings: Settings) -> list[ExportFile] | None:
-    """The export files compared with what export writes (None: export is unavailable)."""
+def _exports(settings: Settings, store: Cache | None = None) -> list[ExportFile] | None:
+    """The export files compared with what export writes (None: export is unavailable).
+
+    What export writes depends on flowcheck and on the flows only, so once every file was
+    found up to date, their digests are kept in the cache under those: the next run with
+    the same flows compares digests and never loads a flow. Any difference is looked at
+    the slow way, for the line it starts at."""
+    from flowcheck.formats.drift import compare
+
+    key = None
+    if store is not None:
+        prints = Fingerprints(settings, store)
+        try:
+            flows = {p.stem: prints.closure(p) for p in machine_files(settings)}
+        except FlowcheckError:  # the full comparison says what is wrong
+            flows = None
+        if flows is not None:
+            key = digest_of({"tool": prints.tool(), "flows": flows,
+                             "exports": str(settings.exports)})
+            known = _unchanged(settings, store.read("exports", key))
+            if known is not None:
+                return known
     try:
-        return compare(settings, select(settings, []))
+        files = compare(settings, select(settings, []))
     except ImportError:
         output.warn("export --check skipped: the export command is not available")
+        return None
+    if store is not None and key is not None and files and all(f.ok for f in files):
+        store.write("exports", key, {"files": [
+            [f.path.name, _digest(f.path), f.flow] for f in files]})
+    return files
+
+
+def _unchanged(settings: Settings, entry: dict[str, Any] | None) -> list[ExportFile] | None:
+    """The export files, all up to date, when each has the digest ``entry`` keeps and no
+    other generated-looking file is there; else None."""
+    from flowcheck.formats.drift import orphan_files
+
+    if entry is None or not isinstance(entry.get("files"), list):
+        return None
+    directory = settings.exports.resolve()
+    out: list[ExportFile] = []
+    for item in entry["files"]:
+        if not (isinstance(item, list) and len(item) == 3):
+            return None
+        name, digest, flow = item
+        path = directory / str(name)
+        if _digest(path) != digest:
+            return None
+        out.append(ExportFile(path, "current", flow))
+    if orphan_files(directory, {f.path for f in out}):
+        return None
+    return out
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
         return None
 
 

@@ -11,35 +11,23 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-from flowcheck import output
-from flowcheck.chart.model import Chart
-from flowcheck.errors import FlowcheckError, UnknownNameError
-from flowcheck.explore.campaign import DEFAULT_EXAMPLES
+from flowcheck import output, runner
 from flowcheck.explore.graph import Limits
 from flowcheck.formats import reports as fmt_reports
 from flowcheck.formats.atomic import write_atomic
-from flowcheck.project import Machine, Settings, find_settings, select
+from flowcheck.project import Settings, find_settings
 from flowcheck.properties import LIMIT_NAMES
-from flowcheck.verification import MachineReport, project_environment, verify_chart
+from flowcheck.runner import Target, default_jobs, resolve
+from flowcheck.verification import MachineReport, verify_chart
+
+__all__ = ["FORMATS", "Target", "default_jobs", "emit", "render", "resolve", "run",
+           "verify_targets", "warn_bounded"]
 
 FORMATS = ("text", "json", "junit", "sarif")
 PROGRESS_AFTER = 0.5  # seconds of exploration before a progress bar appears
-
-
-@dataclass
-class Target:
-    """A machine to verify: a flow module (with its class) or an imported XState config."""
-
-    name: str
-    source: Path
-    load: Callable[[], Chart]
-    cls: type[Any] | None = None
 
 
 def run(
@@ -55,12 +43,14 @@ def run(
     max_seconds: float | None = None,
     compact: bool = False,
     profile: str | None = None,
+    cache: bool = True,
+    jobs: int | None = 1,
 ) -> int:
     settings = find_settings(machines=machines)
     limits = settings.limits(max_configurations, max_depth, max_memory, max_seconds)
     reports, interrupted = verify_targets(settings, resolve(settings, targets),
                                           max_configurations, examples, seed, limits,
-                                          profile)
+                                          profile, jobs=jobs, cache=cache)
     if interrupted:
         _print_interrupted(reports)
         return 130
@@ -83,49 +73,6 @@ def warn_bounded(reports: list[MachineReport]) -> list[MachineReport]:
     return bounded
 
 
-def resolve(settings: Settings, targets: list[str]) -> list[Target]:
-    """Machine names and .py files through the project; .json files through the importer."""
-    jsons = [t for t in targets if t.endswith(".json")]
-    names = [t for t in targets if not t.endswith(".json")]
-    found: dict[str, Target] = {}
-    if names or not jsons:
-        for m in select(settings, names):
-            found[str(m.path)] = Target(m.name, m.path, _chart_of(m), m.cls)
-    out = list(found.values())
-    for j in jsons:
-        path = Path(j)
-        if path.is_dir():
-            raise UnknownNameError(f"{j}: is a directory, not an XState JSON config file; give "
-                                   "the path of the .json file")
-        if not path.is_file():
-            raise UnknownNameError(f"{j}: no such file; give a machine name or an XState JSON "
-                                   "config file")
-        out.append(Target(path.name[: -len(".json")], path.resolve(), _importer(path)))
-    if targets:
-        order = {t: i for i, t in enumerate(targets)}
-        out.sort(key=lambda t: order.get(t.name, order.get(str(t.source), len(order))))
-    return out
-
-
-def _chart_of(machine: Machine) -> Callable[[], Chart]:
-    return lambda: machine.chart
-
-
-def _importer(path: Path) -> Callable[[], Chart]:
-    def load() -> Chart:
-        try:
-            from flowcheck.formats.xstate.importer import import_config
-        except ImportError as exc:
-            raise FlowcheckError(
-                f"{path}: verifying an XState JSON config needs the XState importer, which "
-                "this installation lacks; verify the flow module instead"
-            ) from exc
-        chart, _ = import_config(path)
-        return chart
-
-    return load
-
-
 def verify_targets(
     settings: Settings,
     targets: list[Target],
@@ -134,41 +81,28 @@ def verify_targets(
     seed: int,
     limits: Limits | None = None,
     profile: str | None = None,
+    jobs: int | None = 1,
+    cache: bool = True,
 ) -> tuple[list[MachineReport], bool]:
-    """Verify each target; stop at the first interrupt, returning what was done."""
-    limits = limits or settings.limits(max_configurations)
-    limit = limits.configurations
-    n_examples = DEFAULT_EXAMPLES if examples is None else examples
-    if examples is None and "examples" in settings.raw:
-        n_examples = int(settings.raw["examples"])
-    reports: list[MachineReport] = []
-    try:
-        for target in targets:
-            chart = target.load()
-            environment = None
-            if target.cls is not None and target.source is not None:
-                machine = Machine(target.name, target.source, target.cls)
-                environment = project_environment(settings, machine)
-            with _progress(target.name) as progress:
-                report = verify_chart(chart, target.cls, target.source, settings, limit,
-                                      n_examples, seed, progress, limits, environment,
-                                      profile)
-            report.replay_target = _replay_target(settings, target.name, target.source)
-            reports.append(report)
-            if report.interrupted:
-                return reports, True
-    except KeyboardInterrupt:
-        return reports, True
-    return reports, False
+    """Verify each target through :func:`flowcheck.runner.verify_targets` (the cache, then
+    here with a progress bar, or in ``jobs`` processes); stop at the first interrupt,
+    returning what was done. Says on stderr how many verdicts came from the cache."""
+    run = runner.verify_targets(settings, targets, max_configurations, examples, seed, limits,
+                                profile, jobs=jobs, cache=cache, progress=_progress,
+                                verify=_verify_chart)
+    if run.cached and run.cache_dir is not None:
+        output.info(f"{run.cached} of {len(targets)} machine(s) unchanged since they were "
+                    f"verified: read from {_shown(run.cache_dir, settings.root)} "
+                    "(--no-cache verifies them again)")
+    return run.reports, run.interrupted
 
 
-def _replay_target(settings: Settings, name: str, source: Path | None) -> str:
-    if source is None or (source.suffix == ".py" and source.parent in settings.machines):
-        return name
-    try:
-        return str(source.relative_to(Path.cwd()))
-    except ValueError:
-        return str(source)
+def _verify_chart(*args: Any, **kwargs: Any) -> MachineReport:
+    return verify_chart(*args, **kwargs)
+
+
+def _shown(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def render(reports: list[MachineReport], fmt: str, root: Path | None,
@@ -211,6 +145,8 @@ def _progress(name: str) -> Iterator[Callable[[int, int], None] | None]:
     if not output.err.is_terminal:
         yield None
         return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     started = time.perf_counter()
     bar: Progress | None = None
     task: Any = None

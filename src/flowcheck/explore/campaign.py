@@ -57,12 +57,11 @@ from pydantic import BaseModel, ValidationError
 from flowcheck.chart.model import FAILURE, Chart, DataField, Track
 from flowcheck.explore.adversary import GuardOutcomes
 from flowcheck.explore.domains import CONNECT_CODES
-from flowcheck.explore.graph import Exploration, Letter, alphabet, replay
+from flowcheck.explore.graph import DEFAULT_EXAMPLES, Exploration, Letter, alphabet, replay
 from flowcheck.explore.sandbox import BlockedIO, IOAttempt, blocked_io
 from flowcheck.properties.base import Counterexample, Finding, event_list
 from flowcheck.semantics.stepper import Executed, Snapshot, StepError, Stepper
 
-DEFAULT_EXAMPLES = 100
 DEFAULT_MAX_EVENTS = 12
 
 Event = tuple[str, dict[str, Any]]

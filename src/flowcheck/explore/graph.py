@@ -38,6 +38,8 @@ DEFAULT_MAX_CONFIGURATIONS = 1_000_000
 DEFAULT_MAX_DEPTH = 10_000
 DEFAULT_MAX_MEMORY_MB = 2048
 DEFAULT_MAX_SECONDS = 300.0
+DEFAULT_EXAMPLES = 100
+"""Hypothesis examples per flow in the campaign (see :mod:`flowcheck.explore.campaign`)."""
 PROGRESS_EVERY = 2048
 OPAQUE_KEY = OPAQUE_GUARDS
 """Where a letter carries the outcome of each guard flowcheck cannot see into."""

@@ -59,12 +59,22 @@ def compare(settings: Settings, machines: list[Machine], directory: Path | None 
             out.append(ExportFile(path, "stale", flow, first_difference(old, data)))
         else:
             out.append(ExportFile(path, "current", flow))
-    if orphans and directory.is_dir():
-        for path in sorted(directory.iterdir()):
-            if path in wanted or not path.is_file() or path.name in _NOT_GENERATED:
-                continue
-            if path.name.endswith(_SUFFIXES):
-                out.append(ExportFile(path, "orphan", None))
+    if orphans:
+        out.extend(orphan_files(directory, set(wanted)))
+    return out
+
+
+def orphan_files(directory: Path, wanted: set[Path]) -> list[ExportFile]:
+    """Generated-looking files in ``directory`` that are not ``wanted`` (no flow exports
+    them any more), sorted."""
+    out: list[ExportFile] = []
+    if not directory.is_dir():
+        return out
+    for path in sorted(directory.iterdir()):
+        if path in wanted or not path.is_file() or path.name in _NOT_GENERATED:
+            continue
+        if path.name.endswith(_SUFFIXES):
+            out.append(ExportFile(path, "orphan", None))
     return out
 
 
