@@ -220,14 +220,14 @@ def test_write_all_restores_every_file_when_one_write_fails(
     kept.write_text("old\n")
     new = tmp_path / "b.json"
     failing = tmp_path / "c.json"
-    real = atomic.write_atomic
+    real = atomic._stage
 
-    def flaky(path: Path, data: bytes) -> None:
-        if path == failing:
-            raise OutputError(f"{path}: disk full")
-        real(path, data)
+    def flaky(path: Path, data: bytes, mode: int) -> None:
+        if path.name == failing.name:
+            raise OSError(28, "No space left on device")
+        real(path, data, mode)
 
-    monkeypatch.setattr(atomic, "write_atomic", flaky)
+    monkeypatch.setattr(atomic, "_stage", flaky)
     with pytest.raises(OutputError):
         atomic.write_all({kept: b"new\n", new: b"new\n", failing: b"new\n"})
     assert kept.read_text() == "old\n"

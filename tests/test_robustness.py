@@ -7,9 +7,11 @@ that raises and eventless transitions that never settle are reported by ``well-f
 with the events that lead there (exit 1); a context that grows without bound ends as
 *bounded* at an exploration limit, never as a proof.
 
-Writes are atomic and all-or-nothing: a failed write, SIGINT or SIGTERM in the middle of
-an export leaves the previous files as they were; Ctrl-C during a long exploration
-prints what was explored and exits 130.
+Writes are atomic and all-or-nothing: a failed write leaves the previous files as they
+were; SIGINT or SIGTERM in the middle of an export leaves the previous files (before the
+export's commit point) or the complete new set (after it), never a mix (SIGKILL:
+tests/test_export_crash.py); Ctrl-C during a long exploration prints what was explored and
+exits 130.
 """
 
 from __future__ import annotations
@@ -384,47 +386,65 @@ def test_a_write_that_fails_mid_export_leaves_the_previous_files(
     cli: Any, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     os.chdir(project)
-    real = atomic.write_atomic
+    real = atomic._stage
     written: list[Path] = []
 
-    def second_fails(path: Path, data: bytes) -> None:
+    def second_fails(path: Path, data: bytes, mode: int) -> None:
         written.append(path)
         if len(written) == 2:
-            raise atomic.OutputError(f"{path}: cannot write (No space left on device)")
-        real(path, data)
+            raise OSError(28, "No space left on device")
+        real(path, data, mode)
 
-    monkeypatch.setattr(atomic, "write_atomic", second_fails)
+    monkeypatch.setattr(atomic, "_stage", second_fails)
     refused(cli("export"), "No space left on device")
     _old_files_intact(project)
+    assert not (project / "exports" / atomic.STAGING).exists()
 
 
 DRIVER = """
 import os, signal, sys
 from flowcheck.cli import main
 
-real, replaced = os.replace, []
+name, at = sys.argv[2], int(sys.argv[3])
+real, calls = getattr(os, name), []
 
-def replace(src, dst):
-    real(src, dst)
-    replaced.append(dst)
-    if len(replaced) == 2:  # the signal arrives between two files of the export
+def call(*args, **kwargs):
+    result = real(*args, **kwargs)
+    calls.append(name)
+    if len(calls) == at:
         os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+    return result
 
-os.replace = replace
+setattr(os, name, call)
 sys.exit(main(["export"]))
 """
 
 
+def _new_files_complete(project: Path) -> None:
+    exports = project / "exports"
+    assert {p.name for p in exports.iterdir()} == {p.name for p in (REPO / "exports").iterdir()}
+    for path in exports.iterdir():
+        assert path.read_bytes() == (REPO / "exports" / path.name).read_bytes()
+
+
 @pytest.mark.parametrize(("signame", "code"), [("SIGINT", 130), ("SIGTERM", -signal.SIGTERM)])
-def test_a_signal_mid_export_leaves_the_previous_files(
-    project: Path, signame: str, code: int
+@pytest.mark.parametrize(("call", "at", "outcome"), [
+    ("fsync", 2, "old"),  # between two staged files: before the commit, rolled back
+    ("replace", 2, "new"),  # between two installed files: after the commit, completed
+], ids=["before-the-commit", "after-the-commit"])
+def test_a_signal_mid_export_leaves_the_previous_files_or_the_new_ones(
+    project: Path, signame: str, code: int, call: str, at: int, outcome: str
 ) -> None:
-    proc = subprocess.run([sys.executable, "-c", DRIVER, signame], cwd=project,
+    proc = subprocess.run([sys.executable, "-c", DRIVER, signame, call, str(at)], cwd=project,
                           capture_output=True, text=True, check=False, timeout=120)
     assert proc.returncode == code, proc.stderr
     assert "Traceback" not in proc.stderr
-    _old_files_intact(project)
+    if outcome == "old":
+        _old_files_intact(project)
+    else:
+        _new_files_complete(project)
     no_temporary_files(project)
+    assert not (project / "exports" / atomic.STAGING).exists()
 
 
 def test_a_failed_report_write_keeps_the_previous_report(

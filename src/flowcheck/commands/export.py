@@ -1,8 +1,14 @@
 """``flowcheck export``: write each flow's XState config, typed module and manifest.
 
-Writes are all-or-nothing (temporary files, then ``os.replace``; restored on
-failure) and skip files whose bytes would not change. ``--check`` writes
-nothing: it exits 1 naming every stale or missing file.
+The files are written as one transaction in the exports directory (see
+:mod:`flowcheck.formats.atomic`): the directory is locked, so two exports run one after
+the other; the changed files are staged and switched in at once, so a crash at any
+instant leaves the previous set or the new one, never a mix, once the next run has
+recovered it. Files whose bytes would not change are left alone.
+
+``--check`` writes no file of its own: it completes or undoes an interrupted export it
+finds (and says so, exit 1), then exits 1 naming every stale, missing or orphaned file,
+and says when one flow's files come from different exports (a mixed set).
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flowcheck import output
-from flowcheck.formats.atomic import write_all
+from flowcheck.formats.atomic import Transaction, transaction
 from flowcheck.formats.xstate import export_files, shared_files
 from flowcheck.project import find_settings, select
 
@@ -22,30 +28,22 @@ def run(machines: Path | None, names: list[str], out: Path | None, check_only: b
     directory = (out or settings.exports).resolve()
     selected = select(settings, names)
     wanted: dict[Path, bytes] = {}
+    flows: dict[Path, str] = {}
     for machine in selected:
         for file_name, text in export_files(machine.chart, machine.name).items():
             wanted[directory / file_name] = text.encode("utf-8")
+            flows[directory / file_name] = machine.name
     for file_name, text in shared_files().items():
         wanted[directory / file_name] = text.encode("utf-8")
 
-    changed = {path: data for path, data in wanted.items() if _read(path) != data}
     shown = _shown(directory, settings.root)
-    if check_only:
-        orphans = _orphans(directory, wanted) if not names else []
-        if not changed and not orphans:
-            output.info(f"{shown}: {len(wanted)} files up to date")
-            return 0
-        for path in changed:
-            state = "missing" if not path.exists() else "stale"
-            output.info(f"{state}: {_shown(path, settings.root)}")
-        for path in orphans:
-            output.info(f"stale (no such flow): {_shown(path, settings.root)}")
-        output.error(
-            f"{len(changed) + len(orphans)} export file(s) out of date in {shown}: "
-            "run `flowcheck export` and commit the result"
-        )
-        return 1
-    write_all(changed)
+    with transaction(directory, create=not check_only) as txn:
+        if txn.recovered is not None:
+            output.warn(txn.recovered.describe())
+        if check_only:
+            return _check(txn, wanted, flows, names, settings.root, shown)
+        changed = {path: data for path, data in wanted.items() if _read(path) != data}
+        txn.write(changed)
     output.info(
         f"{shown}: wrote {len(changed)} file(s), {len(wanted) - len(changed)} unchanged "
         f"({len(selected)} flow(s))"
@@ -53,10 +51,40 @@ def run(machines: Path | None, names: list[str], out: Path | None, check_only: b
     return 0
 
 
+def _check(txn: Transaction, wanted: dict[Path, bytes], flows: dict[Path, str],
+           names: list[str], root: Path, shown: str) -> int:
+    directory = txn.root
+    changed = {path: data for path, data in wanted.items() if _read(path) != data}
+    orphans = _orphans(directory, wanted) if not names else []
+    if not changed and not orphans and txn.recovered is None:
+        output.info(f"{shown}: {len(wanted)} files up to date")
+        return 0
+    for path in changed:
+        state = "missing" if not path.exists() else "stale"
+        output.info(f"{state}: {_shown(path, root)}")
+    for path in orphans:
+        output.info(f"stale (no such flow): {_shown(path, root)}")
+    for flow in dict.fromkeys(flows[p] for p in changed if p in flows):
+        current = [p.name for p, f in flows.items() if f == flow and p not in changed]
+        if current:
+            stale = [p.name for p, f in flows.items() if f == flow and p in changed]
+            output.info(f"mixed set: the files of {flow} come from different exports "
+                        f"({', '.join(current)} current; {', '.join(stale)} not)")
+    if not changed and not orphans:
+        output.error(f"{shown} held an interrupted export, now recovered: its files are up "
+                     "to date; commit the result")
+        return 1
+    output.error(
+        f"{len(changed) + len(orphans)} export file(s) out of date in {shown}: "
+        "run `flowcheck export` and commit the result"
+    )
+    return 1
+
+
 def _read(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError):
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
 
 
