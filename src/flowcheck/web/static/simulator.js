@@ -501,6 +501,8 @@ async function showMachine(name) {
   $("scenario-name").value = `${name} session`;
   $("scenario-file").value = `${name}_session`;
   state.pinned = null;
+  $("details").replaceChildren(h("p", { class: "hint" },
+    "Point at a state or a transition in the diagram; click to keep it here."));
   for (const child of state.children.values()) child.card.remove();
   state.children.clear();
   await loadDiagram(name);
