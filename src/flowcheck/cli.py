@@ -246,6 +246,47 @@ def serve(machines: Path | None, host: str, port: int, scenarios: Path | None) -
     return int(command.run(machines=machines, host=host, port=port, scenarios=scenarios))
 
 
+@cli.group(cls=click.Group)
+def traces() -> None:
+    """Check production telemetry (NDJSON traces) against the flows; report real usage."""
+
+
+TRACE_FILE = click.argument("file", type=click.Path(path_type=Path, dir_okay=False,
+                                                    allow_dash=True))
+TRACE_FLOW = click.option("--flow", default=None, metavar="NAME",
+                          help="Replay this flow only (machine name or XState id); lines of "
+                               "other flows are skipped.")
+
+
+@traces.command("check")
+@MACHINES
+@TRACE_FILE
+@TRACE_FLOW
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def traces_check(machines: Path | None, file: Path, flow: str | None, fmt: str) -> int:
+    """Replay every session of FILE against its flow; exit 1 if any deviates."""
+    from flowcheck.commands import traces as command
+
+    return int(command.run_check(machines=machines, file=file, flow=flow, fmt=fmt))
+
+
+@traces.command("report")
+@MACHINES
+@TRACE_FILE
+@TRACE_FLOW
+@click.option("--format", "fmt", type=click.Choice(["html", "json"]), default="html",
+              show_default=True)
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the report here (default: stdout).")
+def traces_report(machines: Path | None, file: Path, flow: str | None, fmt: str,
+                  out: Path | None) -> int:
+    """Funnel, failures and retries, abandonment, untaken transitions, time per step."""
+    from flowcheck.commands import traces as command
+
+    return int(command.run_report(machines=machines, file=file, flow=flow, fmt=fmt, out=out))
+
+
 def main(argv: list[str] | None = None) -> int:
     from flowcheck import output
 
