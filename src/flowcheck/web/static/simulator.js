@@ -375,7 +375,8 @@ async function loadDiagram(name) {
   old.replaceWith(box);
   box.replaceChildren(h("p", { class: "hint" }, "drawing…"));
   mainViewer = new Viewer(box, name);
-  mainViewer.follow = $("follow").checked;
+  $("follow").checked = true;  // a new flow opens on its active state
+  mainViewer.follow = true;
   await loadInto(mainViewer, name);
   wireHover(mainViewer, name, null);
   const info = state.machines.get(name);
