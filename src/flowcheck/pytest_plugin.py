@@ -11,7 +11,12 @@ whatever pytest collects (``testpaths`` usually leaves ``machines/`` out); with 
 the flows under them are collected, as for any test.
 
 A flow is verified (explored, with its hypothesis campaign) once, when its first item
-runs; its items share the report. A failing item shows each finding at the file and line
+runs; its items share the report. Verdicts go through flowcheck's verification cache
+(:mod:`flowcheck.cache`; ``--flowcheck-no-cache`` turns it off), so an unchanged flow
+costs a file read. Under pytest-xdist (``pytest --flowcheck -n auto``) the items of one
+flow may run in several workers: the first to need the report verifies the flow while
+holding the cache entry's lock, the others wait and read it, and every item gets the
+outcome one process would give it. A failing item shows each finding at the file and line
 of the construct at fault and its counterexample, one configuration per event. The items
 carry the ``flowcheck`` marker: ``pytest --flowcheck -m flowcheck`` runs only them.
 
