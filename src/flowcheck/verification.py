@@ -160,10 +160,12 @@ def verify_chart(
                       machine_class=machine_class, graph=graph, campaign=campaign,
                       profile=profile or default_profile(settings, machine_class))
     subject.extra["assumptions"] = environment_assumptions(chart, environment, domains)
+    checking = time.perf_counter()
     if machine_class is not None and graph is not None and not interrupted:
         subject.extra["cover"] = run_cover(chart, machine_class, graph)
     # An interrupted run reports what it explored, not properties of a partial graph.
     results = [] if interrupted else check_all(subject)
+    properties_seconds = time.perf_counter() - checking
     if getattr(campaign, "abstraction_missed", False):
         results = [_not_proved(r) for r in results]
     if source is not None:
@@ -183,6 +185,12 @@ def verify_chart(
         "campaign_examples": campaign.examples if campaign else 0,
         "campaign_events": campaign.events if campaign else 0,
         "campaign_seconds": round(campaign.seconds, 3) if campaign else 0.0,
+        "campaign_cover_runs": campaign.cover_runs if campaign else 0,
+        "campaign_cover_events": campaign.cover_events if campaign else 0,
+        "campaign_cover_transitions": campaign.cover_transitions if campaign else 0,
+        "campaign_cover_seconds": round(campaign.cover_seconds, 3) if campaign else 0.0,
+        "campaign_random_seconds": round(campaign.random_seconds, 3) if campaign else 0.0,
+        "properties_seconds": round(properties_seconds, 3),
         "seed": seed,
         "domains": domains.stats(),
         "inputs": len(graph.roots) if graph else 0,

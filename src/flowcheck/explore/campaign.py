@@ -19,7 +19,16 @@ error, and the flow's input when it declares one (the machine then starts from t
 context's defaults with the drawn input fields set). Examples, and the literals of the
 flow's own module, stay likely.
 
-With the exploration's result (``graph``), the campaign is also the adversary of its
+With the exploration's result (``graph``), the campaign first replays the exploration's
+**transition cover**: a few shortest explored event paths which, together, fire every
+transition exploration fired (see :func:`transition_cover`), each once, in a fixed order.
+That part is deterministic and is what makes every transition agree between the two
+implementations; the random runs then spend the ``examples`` budget on what exploration
+did not try (values drawn from the types, other sequences and contexts). A failure in the
+cover is reported as it is (its path is already short) and the random runs are skipped.
+``Campaign`` says how long each part took.
+
+With the exploration's result, the campaign is also the adversary of its
 environment abstraction (see :mod:`flowcheck.explore.adversary`): a step whose guard
 outcomes exploration never saw there fails the run as ``conformance``, shrunk like any
 other failure, and ``Campaign.abstraction_missed`` says so, whatever else was found. A
@@ -60,7 +69,7 @@ from flowcheck.explore.domains import CONNECT_CODES
 from flowcheck.explore.graph import DEFAULT_EXAMPLES, Exploration, Letter, alphabet, replay
 from flowcheck.explore.sandbox import BlockedIO, IOAttempt, blocked_io
 from flowcheck.properties.base import Counterexample, Finding, event_list
-from flowcheck.semantics.stepper import Executed, Snapshot, StepError, Stepper
+from flowcheck.semantics.stepper import OPAQUE_GUARDS, Executed, Snapshot, StepError, Stepper
 
 DEFAULT_MAX_EVENTS = 12
 
@@ -87,6 +96,16 @@ class Campaign:
     """Why steps were not checked against the exploration (None: they were)."""
     adversary_seconds: float = 0.0
     """Time spent checking steps against the exploration, within ``seconds``."""
+    cover_runs: int = 0
+    """Runs of the transition cover, replayed before the random ones (not in ``examples``)."""
+    cover_events: int = 0
+    cover_transitions: int = 0
+    """Transitions the cover's runs fire (on the Stepper), of ``transitions``."""
+    transitions: int = 0
+    cover_seconds: float = 0.0
+    """Time spent on the cover (computing it and replaying it), within ``seconds``."""
+    random_seconds: float = 0.0
+    """Time spent on the random runs, within ``seconds``."""
 
 
 class _Failed(Exception):
@@ -327,6 +346,17 @@ def run_campaign(
     checker = _Checker(chart, machine_class, stepper, result, adversary)
     inputs = input_strategy(chart, machine_class)
     started = time.perf_counter()
+    reported: _Failed | None = None
+    if graph is not None:
+        reported = _replay_cover(graph, checker, result)
+        result.cover_seconds = time.perf_counter() - started
+        if reported is not None:
+            result.findings.append(_finding(reported, stepper, chart))
+            if adversary is not None:
+                result.adversary_seconds = adversary.seconds
+            result.seconds = result.cover_seconds
+            return result
+    random_started = time.perf_counter()
 
     @settings(
         max_examples=examples,
@@ -348,7 +378,6 @@ def run_campaign(
         length = data.draw(st.integers(0, max_events), label="length")
         checker.run(lambda snap, sent: _draw(data, sources, snap, sent, length), start)
 
-    reported: _Failed | None = None
     try:
         with _constants_of(machine_class):
             scenario()
@@ -365,8 +394,179 @@ def run_campaign(
         result.findings.append(_finding(first_miss, stepper, chart))
     if adversary is not None:
         result.adversary_seconds = adversary.seconds
+    result.random_seconds = time.perf_counter() - random_started
     result.seconds = time.perf_counter() - started
     return result
+
+
+# -- the transition cover -----------------------------------------------------------------------
+
+
+COVER_BUDGET = 20_000
+"""Explored steps replayed with a trace, at most, to find where the transitions that fire
+inside steps (eventless ones, those of raised and done events) fire: a dead transition
+would otherwise cost the whole exploration again. The cover is then partial, and says so."""
+
+
+RUN_COST = 8
+"""What starting a fresh python-statemachine instance costs, in events sent."""
+
+
+@dataclass(frozen=True)
+class CoverPath:
+    """One run of the cover: the input the flow starts with, and the events sent."""
+
+    input: dict[str, Any] | None
+    events: tuple[Event, ...]
+    fires: frozenset[int]
+    """The transitions it fires (indices in ``chart.transitions()``)."""
+
+
+@dataclass(frozen=True)
+class TransitionCover:
+    """A few explored event paths that together fire every transition exploration fired."""
+
+    paths: tuple[CoverPath, ...]
+    fired: int
+    """Transitions the paths fire."""
+    transitions: int
+    """Transitions the chart declares."""
+
+
+def transition_cover(graph: Exploration, budget: int = COVER_BUDGET) -> TransitionCover:
+    """The transition cover of an exploration.
+
+    For every declared transition, the first explored step (in breadth-first order) that
+    fires it is its *witness*: the shortest event path to the witness's snapshot, then its
+    letter, fires the transition. Transitions an event selects are found by asking each
+    explored snapshot which transitions the event's first microstep takes; those that fire
+    inside steps, by replaying explored steps with the Stepper's trace (at most ``budget``
+    of them). The witnesses' paths are then chosen greedily, the one firing the most
+    transitions not fired yet per unit of cost first, until none adds any; the result is in
+    breadth-first order of the witnesses. Same exploration, same cover."""
+    from flowcheck.semantics import start_context
+    from flowcheck.semantics.stepper import MacrostepTrace
+
+    stepper = graph.stepper
+    declared = stepper.chart.transitions()
+    number = {id(t): i for i, t in enumerate(declared)}
+    witness: dict[int, tuple[int, int]] = {}  # transition -> (node, letter; -1: initial)
+
+    def see(fired: list[Any], where: tuple[int, int]) -> None:
+        for t in fired:
+            k = number.get(id(t))
+            if k is not None and k not in witness:
+                witness[k] = where
+
+    for root, initial in zip(graph.root_nodes, graph.roots, strict=True):
+        trace = MacrostepTrace()
+        try:
+            stepper.initial(start_context(stepper, initial), record=False, trace=trace,
+                            guards=(initial or {}).get(OPAQUE_GUARDS))
+        except StepError:
+            continue
+        see(trace.fired, (root, -1))
+    by_event: dict[str, int] = {}
+    for t in declared:
+        if t.event is not None:
+            by_event[t.event] = by_event.get(t.event, 0) + 1
+    applicable: dict[int, list[int]] = {}
+    letters = graph.alphabet
+    for node in range(graph.expanded):
+        if len(witness) == len(declared):
+            break
+        snap = graph.snapshots[node]
+        config = snap.configuration
+        if config & stepper.stopped_mask:
+            continue
+        tried = applicable.get(config)
+        if tried is None:
+            tried = applicable[config] = [
+                i for i, lt in enumerate(letters)
+                if config & lt.handled and config & lt.requires == lt.requires]
+        for li in tried:
+            lt = letters[li]
+            if lt.event not in by_event:
+                continue
+            try:
+                taken = stepper.selected(snap, lt.event, {**lt.payload, "type": lt.event})
+            except StepError:
+                continue
+            see(taken, (node, li))
+    inside = len(witness) < len(declared)
+    for e in range(min(graph.edges, budget) if inside else 0):
+        if len(witness) == len(declared):
+            break
+        node, li = graph.edge_src[e], graph.edge_letter[e]
+        name, payload = graph.letter_event(li)
+        trace = MacrostepTrace()
+        try:
+            stepper.step(graph.snapshots[node], name, payload, record=False, trace=trace)
+        except StepError:
+            continue
+        see(trace.fired, (node, li))
+    candidates = []
+    for node, li in sorted(set(witness.values())):
+        path = graph.path_to(node) + ([li] if li >= 0 else [])
+        start = graph.input_of(node)
+        events = tuple(graph.letter_event(i) for i in path)
+        candidates.append((node, li, start, events,
+                           _fired_along(stepper, start, events, number)))
+    kept: list[tuple[int, int, CoverPath]] = []
+    covered: set[int] = set()
+    while True:
+        # The path firing most new transitions per unit of cost (a fresh machine costs
+        # about as much as RUN_COST events); ties go to the earliest witness.
+        best = max(candidates, default=None, key=lambda c: (
+            len(c[4] - covered) / (RUN_COST + len(c[3])), -c[0], -c[1]))
+        if best is None or not best[4] - covered:
+            break
+        node, li, start, events, fires = best
+        covered |= fires
+        kept.append((node, li, CoverPath(start, events, frozenset(fires))))
+        candidates.remove(best)
+    kept.sort(key=lambda k: (k[0], k[1]))
+    return TransitionCover(tuple(p for _, _, p in kept), len(covered), len(declared))
+
+
+def _fired_along(stepper: Stepper, start: dict[str, Any] | None, events: tuple[Event, ...],
+                 number: dict[int, int]) -> set[int]:
+    """The transitions a run fires on the Stepper: its initial step, then each event."""
+    from flowcheck.semantics import start_context
+    from flowcheck.semantics.stepper import MacrostepTrace
+
+    trace = MacrostepTrace()
+    try:
+        snap, _ = stepper.initial(start_context(stepper, start), record=False, trace=trace,
+                                  guards=(start or {}).get(OPAQUE_GUARDS))
+        for name, payload in events:
+            snap, _ = stepper.step(snap, name, payload, record=False, trace=trace)
+    except StepError:
+        pass
+    return {k for t in trace.fired if (k := number.get(id(t))) is not None}
+
+
+def _replay_cover(graph: Exploration, checker: _Checker, result: Campaign) -> _Failed | None:
+    """Replay the cover of ``graph`` through ``checker``; the first failure, if any."""
+    cover = transition_cover(graph)
+    result.cover_transitions, result.transitions = cover.fired, cover.transitions
+    examples, events = result.examples, result.events
+    failed: _Failed | None = None
+    try:
+        for path in cover.paths:
+            queue = list(path.events)
+
+            def next_event(snap: Snapshot, sent: int, queue: list[Event] = queue
+                           ) -> Event | None:
+                return queue[sent] if sent < len(queue) else None
+
+            checker.run(next_event, path.input)
+    except _Failed as exc:
+        failed = exc
+    result.cover_runs = result.examples - examples
+    result.cover_events = result.events - events
+    result.examples, result.events = examples, events
+    return failed
 
 
 def _adversary(graph: Exploration | None, stepper: Stepper
@@ -437,16 +637,32 @@ def _draw(
     live = [s for s in sources if config & s.requires == s.requires and config & s.handled]
     if not live or sent >= length:
         return None
-    kind = data.draw(st.integers(0, 9), label="kind")
+    kind = data.draw(_KIND, label="kind")
     if kind == 9:  # now and then any user event, handled here or not
         pool = [s for s in sources if s.requires == 0]
     elif kind >= 7:  # events that end the flow (cancel) less often, to go deeper
         pool = live
     else:
         pool = [s for s in live if not s.ends]
-    source = data.draw(st.sampled_from(pool or live), label="event")
+    source = data.draw(_one_of(pool or live), label="event")
     payload = data.draw(source.payload, label=source.event)
     return source.event, payload
+
+
+_KIND = st.integers(0, 9)
+_POOLS: dict[tuple[int, ...], st.SearchStrategy[_Source]] = {}
+
+
+def _one_of(pool: list[_Source]) -> st.SearchStrategy[_Source]:
+    """``sampled_from(pool)``, built once per pool: a strategy made afresh at every draw
+    costs more than the draw (the values drawn are the same)."""
+    key = tuple(id(s) for s in pool)
+    found = _POOLS.get(key)
+    if found is None or len(_POOLS) > 4096:
+        if len(_POOLS) > 4096:
+            _POOLS.clear()
+        found = _POOLS[key] = st.sampled_from(pool)
+    return found
 
 
 def _finding(failed: _Failed, stepper: Stepper, chart: Chart) -> Finding:

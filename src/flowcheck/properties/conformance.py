@@ -1,7 +1,8 @@
 """conformance: python-statemachine and the Stepper agree on every generated run.
 
 The hypothesis campaign (flowcheck.explore.campaign) drives the flow's real
-python-statemachine class with generated event sequences and payloads and compares the
+python-statemachine class, first along the exploration's transition cover (every transition
+it fired, once), then with generated event sequences and payloads, and compares the
 configuration, the context and the telemetry with the Stepper after every event; a
 disagreement is reported here, shrunk to a minimal event list. The campaign is also the
 adversary of exploration's environment: its values come from the types, and a step whose
@@ -34,5 +35,9 @@ def status(subject: Subject) -> tuple[Status, str] | None:
     checked = getattr(campaign, "adversary_skipped", None)
     adversary = ("; every guard outcome they met was one exploration had seen" if checked is None
                  else f"; guard outcomes not compared with exploration ({checked})")
-    return status, (f"{campaign.examples} generated runs ({campaign.events} events, seed "
-                    f"{campaign.seed}) agreed step by step{adversary}")
+    cover = ""
+    if getattr(campaign, "cover_runs", 0):
+        cover = (f"the transition cover ({campaign.cover_runs} runs firing "
+                 f"{campaign.cover_transitions} of {campaign.transitions} transitions) and ")
+    return status, (f"{cover}{campaign.examples} generated runs ({campaign.events} events, "
+                    f"seed {campaign.seed}) agreed step by step{adversary}")
