@@ -13,7 +13,6 @@ track sends, the event sent to the parent) must be identical.
 
 from __future__ import annotations
 
-import builtins
 import json
 import random
 import shutil
@@ -341,11 +340,10 @@ def _document_order_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _exit_order_reversed(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The Stepper lists exited states by counting up the state indices, then reverses the
-    # list (deepest, last region first). Counting down instead exits parents first.
-    monkeypatch.setattr(
-        stepper_module, "range", lambda n: reversed(builtins.range(n)), raising=False
-    )
+    # The Stepper lists exited states by their bits, lowest index first, then reverses the
+    # list (deepest, last region first). Listing them highest first exits parents first.
+    bits = stepper_module._bits
+    monkeypatch.setattr(stepper_module, "_bits", lambda mask: bits(mask)[::-1])
 
 
 @pytest.mark.parametrize(

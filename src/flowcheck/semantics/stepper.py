@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from flowcheck.chart.model import (
     Action,
@@ -46,6 +46,11 @@ _ASSIGN = 0
 _QUEUE = 1
 _Op = tuple[int, "Action | str"]
 _Plan = tuple["tuple[_Trans, ...] | None", "tuple[tuple[tuple[_Trans, ...], ...], ...] | None"]
+Outcome = tuple[int, tuple[int, ...], tuple[tuple[tuple[int, Compiled], ...], ...]]
+"""A step's result without its context: configuration, history, assign groups to run."""
+Kernel = tuple[tuple[tuple[Compiled, Outcome], ...], "Outcome | None"]
+"""See :meth:`Stepper.kernel`: the guarded candidates with their outcomes, and the outcome
+when no guard holds (None: the snapshot stays)."""
 
 
 class Snapshot(NamedTuple):
@@ -105,6 +110,7 @@ class _Node:
     initial: int = -1
     ancestors: list[int] = field(default_factory=list)  # proper ancestors, nearest first
     descendants_mask: int = 0
+    children_mask: int = 0
     entry: tuple[Action, ...] = ()
     exit: tuple[Action, ...] = ()
     on: dict[str, list[_Trans]] = field(default_factory=dict)
@@ -123,6 +129,18 @@ class _Trans:
     reenter: bool
     decl: Transition
     guard_name: str = ""
+
+
+def _bits(mask: int) -> list[int]:
+    """The indices of the bits set in ``mask``, lowest first: in time proportional to the
+    bits set, not to the states of the chart (a configuration of a 10,000-state chart
+    has a few bits set among 10,000)."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
 
 
 class Stepper:
@@ -169,7 +187,10 @@ class Stepper:
             node.ancestors = anc
         for node in reversed(self.nodes):
             for c in node.children:
-                node.descendants_mask |= (1 << c) | self.nodes[c].descendants_mask
+                node.children_mask |= 1 << c
+            node.descendants_mask = node.children_mask
+            for c in node.children:
+                node.descendants_mask |= self.nodes[c].descendants_mask
         self._guards: dict[str, Compiled] = {}
         self._assigns: dict[str, list[tuple[int, Compiled]]] = {}
         for s in chart.nodes():  # the root node's own transitions included
@@ -185,13 +206,21 @@ class Stepper:
                 self._compile_action(a)
         for a in chart.entry:
             self._compile_action(a)
+        self.states_mask = (1 << len(self.nodes)) - 1
+        """Every state's bit (the root's included); the status bits lie above it."""
         self.atomic_mask = 0
         self.final_mask = 0
+        self.parallel_mask = 0
+        self.history_mask = 0
         for node in self.nodes:
             if node.kind in ("atomic", "final"):
                 self.atomic_mask |= 1 << node.index
             if node.kind == "final":
                 self.final_mask |= 1 << node.index
+            if node.kind == "parallel":
+                self.parallel_mask |= 1 << node.index
+            if node.kind == "history":
+                self.history_mask |= 1 << node.index
         self.top_final_mask = 0
         for c in root.children:
             if self.nodes[c].kind == "final":
@@ -409,6 +438,68 @@ class Stepper:
             payload = {k: v for k, v in ev.items() if k != "type"}
             return self.step(snap, event, payload, record=False)[0]
 
+    def kernel(self, config: int, hist: tuple[int, ...], event: str) -> Kernel | None:
+        """What :meth:`advance` does with ``event`` from any snapshot whose configuration is
+        ``config`` and history ``hist``, with the context left open: the guarded candidates
+        in the order selection tries them, each with its outcome, and the outcome when no
+        guard holds. An outcome is the configuration, the history and the assigns to run
+        (groups run one after the other, each reading the context the one before left), or
+        None when the snapshot stays as it is.
+
+        None when no such summary exists: eventless transitions or raised and done events
+        must settle (what happens then depends on the context), or parallel regions compete
+        for the event, or several regions select with guards. Exploration then calls
+        :meth:`advance`; otherwise it evaluates the kernel itself, which gives what
+        ``advance`` gives (the same plans and microstep structures, cached once)."""
+        if self._has_always or config & self.stopped_mask:
+            return None
+        plan = self._plans.get((config, event))
+        if plan is None:
+            plan = self._plans[(config, event)] = self._plan(config, event)
+        static, chains = plan
+        if static is None and (chains is None or len(chains) > 1):
+            return None
+        snap = Snapshot(config, hist, ())
+        nothing: Outcome | None = None
+        if event.startswith(_ERROR_ACTOR):
+            nothing = (config | self.error_bit, hist, ())
+        if static is not None:
+            if not static:
+                return (), nothing
+            fixed = self._outcome(snap, static)
+            return None if fixed is False else ((), fixed)
+        assert chains is not None
+        guarded: list[tuple[Compiled, Outcome]] = []
+        for cands in chains[0]:
+            for t in cands:
+                outcome = self._outcome(snap, (t,))
+                if outcome is False:
+                    return None
+                if t.guard is None:
+                    return tuple(guarded), outcome
+                guarded.append((t.guard, outcome))
+        return tuple(guarded), nothing
+
+    def _outcome(self, snap: Snapshot, enabled: tuple[_Trans, ...]) -> Outcome | Literal[False]:
+        """The microstep ``enabled`` makes from ``snap``'s configuration and history (its
+        structure cached as ``advance`` caches it); False when it queues an event (then the
+        step must settle, which depends on the context)."""
+        config, hist, _ = snap
+        key = (config, hist, enabled)
+        micro = self._micro_cache.get(key)
+        if micro is None:
+            transitions = self._remove_conflicts(list(enabled), snap)
+            new_config, new_hist, program = self._structure(transitions, config, hist)
+            micro = (new_config, new_hist, self._fast_program(program))
+            self._micro_cache[key] = micro
+        new_config, new_hist, ops = micro
+        assigns: list[tuple[tuple[int, Compiled], ...]] = []
+        for op, data in ops:
+            if op != _ASSIGN:
+                return False
+            assigns.append(data)
+        return new_config, new_hist, tuple(assigns)
+
     def _candidates(self, idx: int, event: str) -> list[_Trans]:
         """A state's transitions for ``event``, as XState picks them: the ones on exactly
         that event, else those of the wildcard descriptors it matches (``*``, ``a.*``),
@@ -458,12 +549,11 @@ class Stepper:
         """Whether per-atomic-state chains could select differently from :meth:`_select`:
         an active parallel state at or below a state handling ``event`` has a region that
         handles it too."""
-        for node in self.nodes:
-            if node.kind != "parallel" or not config >> node.index & 1:
-                continue
+        for index in _bits(config & self.parallel_mask):
+            node = self.nodes[index]
             above = any(self._candidates(a, event) for a in (node.index, *node.ancestors))
-            inside = any(self._candidates(i, event) for i in range(len(self.nodes))
-                         if config >> i & 1 and self._is_descendant(i, node.index))
+            inside = any(self._candidates(i, event)
+                         for i in _bits(config & node.descendants_mask))
             if above and inside:
                 return True
         return False
@@ -483,18 +573,16 @@ class Stepper:
     def enabled_events(self, snap: Snapshot) -> list[str]:
         """Events with at least one transition from an active state (guards not evaluated)."""
         names: list[str] = []
-        config = snap.configuration
-        for node in self.nodes:
-            if config >> node.index & 1:
-                for name in node.on:
-                    if name not in names:
-                        names.append(name)
+        for index in _bits(snap.configuration & self.states_mask):
+            for name in self.nodes[index].on:
+                if name not in names:
+                    names.append(name)
         return names
 
     def active_ids(self, snap: Snapshot) -> list[str]:
         """Active states in document order, without the root."""
-        c = snap.configuration
-        return [n.id for n in self.nodes[1:] if c >> n.index & 1]
+        nodes = self.nodes
+        return [nodes[i].id for i in _bits(snap.configuration & self.states_mask & ~1)]
 
     def value(self, snap: Snapshot) -> Any:
         """The XState ``snapshot.value`` of a configuration."""
@@ -502,10 +590,7 @@ class Stepper:
 
     def _value_of(self, index: int, config: int) -> Any:
         node = self.nodes[index]
-        active = [
-            c for c in node.children
-            if config >> c & 1 and self.nodes[c].kind != "history"
-        ]
+        active = _bits(config & node.children_mask & ~self.history_mask)
         if node.kind == "parallel":
             return {self.keys[c]: self._value_of(c, config) for c in active}
         if not active:
@@ -544,6 +629,7 @@ class Stepper:
         its active child selects none; a parallel state's only when no region selects any
         (unlike SCXML, where every atomic state looks outwards on its own)."""
         config = snap.configuration
+        history = self.history_mask
 
         def own(idx: int) -> list[_Trans]:
             for t in self._candidates(idx, event):
@@ -554,11 +640,10 @@ class Stepper:
         def select(idx: int) -> list[_Trans]:
             node = self.nodes[idx]
             found: list[_Trans] = []
-            for c in node.children:
-                if config >> c & 1 and self.nodes[c].kind != "history":
-                    found.extend(select(c))
-                    if node.kind != "parallel":
-                        break
+            for c in _bits(config & node.children_mask & ~history):
+                found.extend(select(c))
+                if node.kind != "parallel":
+                    break
             return found or own(idx)
 
         return select(ROOT)
@@ -646,7 +731,7 @@ class Stepper:
             if node.kind == "history":
                 recorded = hist[node.slot]
                 if recorded:
-                    out.extend(i for i in range(len(self.nodes)) if recorded >> i & 1)
+                    out.extend(_bits(recorded))
                 else:
                     out.extend(self._history_default(node))
             else:
@@ -730,7 +815,7 @@ class Stepper:
         exit_mask = 0
         for t in transitions:
             exit_mask |= self._exit_mask(t, config, hist)
-        exiting = [i for i in range(len(self.nodes)) if exit_mask >> i & 1]
+        exiting = _bits(exit_mask)
         exiting.reverse()
         if exiting and self.history_count:
             new_hist = list(hist)
@@ -740,10 +825,7 @@ class Stepper:
                     if hnode.deep:
                         rec = config & self.atomic_mask & self.nodes[s].descendants_mask
                     else:
-                        rec = 0
-                        for c in self.nodes[s].children:
-                            if config >> c & 1:
-                                rec |= 1 << c
+                        rec = config & self.nodes[s].children_mask
                     new_hist[hnode.slot] = rec
             hist = tuple(new_hist)
         for s in exiting:
@@ -759,10 +841,9 @@ class Stepper:
         # Entering a parallel state's history from inside it can leave the parallel state
         # out of the entry set (XState's reentrancy domain): like XState's state value,
         # keep it active, without entering it again.
-        for node in self.nodes:
-            if config >> node.index & 1:
-                for a in node.ancestors:
-                    config |= 1 << a
+        for index in _bits(config & self.states_mask):
+            for a in self.nodes[index].ancestors:
+                config |= 1 << a
         return config, hist, tuple(program)
 
     def _entry_set(
@@ -804,7 +885,7 @@ class Stepper:
         if node.kind == "history":
             recorded = hist[node.slot]
             restored = (
-                [i for i in range(len(self.nodes)) if recorded >> i & 1]
+                _bits(recorded)
                 if recorded
                 else self._history_default(node)
             )
@@ -861,9 +942,7 @@ class Stepper:
     def _in_final(self, index: int, config: int) -> bool:
         node = self.nodes[index]
         if node.kind == "compound":
-            return any(
-                config >> c & 1 and self.nodes[c].kind == "final" for c in node.children
-            )
+            return bool(config & node.children_mask & self.final_mask)
         if node.kind == "parallel":
             return all(
                 self._in_final(c, config)
