@@ -276,14 +276,14 @@ def test_an_unreadable_json_file_says_why(
     # Tests run as root, where chmod 000 does not stop reading: refuse the read instead.
     path = tmp_path / "locked.json"
     path.write_text("{}")
-    read = Path.read_bytes
+    real = os.open
 
-    def denied(self: Path) -> bytes:
-        if self == path:
-            raise PermissionError(13, "Permission denied", str(self))
-        return read(self)
+    def denied(name: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if Path(name) == path:
+            raise PermissionError(13, "Permission denied", str(name))
+        return real(name, flags, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    monkeypatch.setattr(os, "open", denied)
     refused(cli("import", path), str(path), "cannot be read", "Permission denied")
 
 

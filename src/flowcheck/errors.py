@@ -25,3 +25,17 @@ class ImportFormatError(FlowcheckError):
 
 class OutputError(FlowcheckError):
     """A file that cannot be written."""
+
+
+class InputError(FlowcheckError):
+    """An input file flowcheck will not read: not a regular file, too large, too deeply
+    nested, not UTF-8, not valid JSON or YAML."""
+
+
+class SettingsError(FlowcheckError):
+    """A ``[tool.flowcheck]`` setting of the wrong type or out of range."""
+
+
+class LimitError(FlowcheckError):
+    """A command stopped at ``--max-seconds`` or ``--max-memory`` outside exploration,
+    where no bounded result can be reported."""

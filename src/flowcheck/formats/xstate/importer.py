@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from flowcheck import inputs
 from flowcheck.chart.expr import Expr, expr_from_json
 from flowcheck.chart.model import (
     Action,
@@ -53,8 +54,6 @@ _IGNORED = frozenset({"meta", "version", "types", "schemas"})
 """Keys XState reads for tooling and typing only: they change nothing at run time."""
 MAX_DEPTH = 50
 """Deepest state nesting read: far beyond any flow, well within Python's recursion limit."""
-MAX_NESTING = 200
-"""Deepest JSON nesting read (values in context, params, inputs included)."""
 _ROOT_KEYS = frozenset({
     "id", "description", "initial", "context", "entry", "output", "states", "type", "on",
     "after", "always", "invoke", "tags", "exit",
@@ -128,21 +127,15 @@ def import_config(
     if manifest is not None and not isinstance(manifest, Mapping):
         raise ImportFormatError(f"{report_manifest or label}: a manifest must be a JSON object")
     for what, doc in ((label, data), (report_manifest or f"the manifest of {label}", manifest)):
-        if _nesting(doc) > MAX_NESTING:
-            raise ImportFormatError(f"{what}: JSON nested more than {MAX_NESTING} levels deep; "
-                                    "flatten it (machines need a few levels)")
+        inputs.check_nesting(doc, what)
     reader = _Reader(label, manifest or {}, ImportReport(file=label, manifest=report_manifest))
     chart = reader.read(data, stem)
     return chart, reader.report
 
 
 def _load_json(path: Path) -> Any:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise ImportFormatError(f"{path}: no such file") from exc
-    except OSError as exc:
-        raise ImportFormatError(f"{path}: cannot be read ({exc.strerror})") from exc
+    # A regular file within the input limit only: never a FIFO, a device or gigabytes.
+    raw = inputs.read_bytes(path, "JSON file")
     if not raw.strip():
         raise ImportFormatError(f"{path}: the file is empty; expected an XState config object")
     try:
@@ -176,6 +169,15 @@ class _Node:
     parent: _Node | None
     children: list[_Node] = field(default_factory=list)
     keys: tuple[str, ...] = ()
+    by_key: dict[str, _Node] | None = field(default=None, repr=False)
+
+    def child(self, key: str) -> _Node | None:
+        """The first child with this key (indexed once: resolving targets stays linear)."""
+        if self.by_key is None:
+            self.by_key = {}
+            for c in self.children:
+                self.by_key.setdefault(c.key, c)
+        return self.by_key.get(key)
 
 
 class _Reader:
@@ -636,11 +638,11 @@ class _Reader:
             found = self._walk(node, target[1:].split("."))
         else:
             parts = target.split(".")
-            if node is self.root:
-                siblings = node.children
+            owner = node if node is self.root else (node.parent or self.root)
+            if owner is not None:
+                first = owner.child(parts[0])
             else:
-                siblings = node.parent.children if node.parent else self._tops(node)
-            first = next((s for s in siblings if s.key == parts[0]), None)
+                first = next((s for s in self._tops(node) if s.key == parts[0]), None)
             found = self._walk(first, parts[1:]) if first is not None else None
         if found is not None and found is self.root:
             # A transition to the machine itself: its states start over (XState resets the
@@ -665,7 +667,7 @@ class _Reader:
         for key in keys:
             if node is None:
                 return None
-            node = next((c for c in node.children if c.key == key), None)
+            node = node.child(key)
         return node
 
     # -- guards and actions ----------------------------------------------------------
@@ -849,11 +851,11 @@ class _Reader:
         return "object"
 
     def _events(self, states: list[State]) -> tuple[EventSpec, ...]:
-        used: list[str] = []
+        used: dict[str, None] = {}  # insertion-ordered, and linear to build
         for s in states:
             for t in s.transitions:
-                if t.event and not t.event.startswith("xstate.") and t.event not in used:
-                    used.append(t.event)
+                if t.event and not t.event.startswith("xstate."):
+                    used.setdefault(t.event)
         declared: dict[str, EventSpec] = {}
         for e in _list(self.manifest, "events"):
             if isinstance(e, dict) and isinstance(e.get("name"), str):
@@ -865,7 +867,8 @@ class _Reader:
                     ),
                 )
         ordered = [declared.pop(n) for n in list(declared) if n in used]
-        ordered += [EventSpec(name=n) for n in used if n not in {e.name for e in ordered}]
+        named = {e.name for e in ordered}
+        ordered += [EventSpec(name=n) for n in used if n not in named]
         return tuple(ordered)
 
 
@@ -908,25 +911,6 @@ def _one_line(exc: Exception) -> str:
         where = ".".join(str(p) for p in first["loc"])
         return f"{where}: {first['msg']}" if where else str(first["msg"])
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
-def _nesting(doc: Any) -> int:
-    """How deeply ``doc`` nests lists and objects (iteratively: any depth is safe)."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(doc, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list | tuple):
-            children = node
-        else:
-            continue
-        deepest = max(deepest, depth)
-        if deepest > MAX_NESTING:
-            break
-        stack.extend((c, depth + 1) for c in children)
-    return deepest
 
 
 def _section(manifest: Mapping[str, Any], key: str) -> Mapping[str, Any]:
