@@ -60,9 +60,15 @@ def render(data: dict[str, Any]) -> str:
         f"<title>Real usage: {escape(source)}</title>\n<style>{_STYLE}</style>\n</head>\n"
         "<body>\n<header>\n<h1>Real usage of the flows</h1>\n"
         f"<p>{escape(source)}: <span data-metric=\"lines\">{_count(data.get('lines', 0))}</span>"
-        " lines, replayed against the flows by <code>flowcheck traces report</code>.</p>\n"
+        f" lines{_skipped(data)}, replayed against the flows by "
+        "<code>flowcheck traces report</code>.</p>\n"
         f"<nav>{nav}</nav>\n</header>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
+
+
+def _skipped(data: dict[str, Any]) -> str:
+    skipped = int(data.get("skipped", 0))
+    return f" ({_count(skipped)} of other flows skipped)" if skipped else ""
 
 
 def _flow(n: int, f: dict[str, Any]) -> str:
@@ -71,7 +77,7 @@ def _flow(n: int, f: dict[str, Any]) -> str:
     summary = "".join(
         f'<div><dt>{label}</dt><dd data-metric="runs.{key}">{_count(runs[key])}</dd></div>'
         for key, label in (("total", "runs"), ("fit", "fit the flow"),
-                           ("succeeded", "succeeded"), ("complete", "ran to the end"),
+                           ("succeeded", "succeeded"), ("complete", "complete"),
                            ("cut_off", "cut off"), ("deviating", "deviate")))
     deviating = ""
     if runs["deviating"]:
@@ -135,22 +141,21 @@ def _failures(rows: list[dict[str, Any]]) -> str:
         return '<p class="note">The flow has no failure state.</p>'
     most = max([r["runs"] for r in rows] + [1])
     span = WIDTH - LABEL - 60
-    bars = []
+    plots: list[str] = []
     for i, r in enumerate(rows):
         y = i * ROW + 26
         scale = span / most
-        bars.append(
-            f'<g data-failure="{escape(str(r["state"]))}">{_label(y + 15, r["state"])}'
-            f'<rect class="failure" x="{LABEL}" y="{y}" width="{r["runs"] * scale:.1f}" '
-            f'height="{ROW - 8}"><title>entered in {r["runs"]} run(s)</title></rect>'
-            f'<rect class="retry" x="{LABEL}" y="{y + 4}" '
-            f'width="{r["retried_runs"] * scale:.1f}" height="{ROW - 16}"><title>retried in '
-            f'{r["retried_runs"]} run(s)</title></rect>'
-            f'<rect class="success" x="{LABEL}" y="{y + 7}" '
-            f'width="{r["recovered_runs"] * scale:.1f}" height="{ROW - 22}"><title>succeeded '
-            f'after retrying in {r["recovered_runs"]} run(s)</title></rect>'
-            f'<text class="value" x="{LABEL + r["runs"] * scale + 6:.1f}" y="{y + 15}">'
-            f'{_count(r["runs"])}</text></g>')
+        bars = [f'<g data-failure="{escape(str(r["state"]))}">{_label(y + 15, r["state"])}']
+        for k, (key, cls, what) in enumerate((("runs", "failure", "entered in"),
+                                              ("retried_runs", "retry", "retried in"),
+                                              ("recovered_runs", "success",
+                                               "succeeded after retrying in"))):
+            bars.append(f'<rect class="{cls}" x="{LABEL}" y="{y + 1 + 6 * k}" '
+                        f'width="{r[key] * scale:.1f}" height="5"><title>{what} '
+                        f"{r[key]} run(s)</title></rect>")
+        bars.append(f'<text class="value" x="{LABEL + r["runs"] * scale + 6:.1f}" '
+                    f'y="{y + 15}">{_count(r["runs"])}</text></g>')
+        plots.append("".join(bars))
     legend = _legend([("failure", "entered"), ("retry", "retried"),
                       ("success", "succeeded after retrying")])
     table = _table(
@@ -164,7 +169,7 @@ def _failures(rows: list[dict[str, Any]]) -> str:
     note = ('<p class="note">A retry leaves the failure state for a state of the flow that '
             "is neither a failure nor an abandonment; it succeeded when the run reached "
             "success before failing again.</p>")
-    return _svg(len(rows) * ROW + 30, legend + "".join(bars), "Failures") + table + note
+    return _svg(len(rows) * ROW + 30, legend + "".join(plots), "Failures") + table + note
 
 
 def _abandon(rows: list[dict[str, Any]]) -> str:
