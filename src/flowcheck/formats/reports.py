@@ -36,6 +36,7 @@ from flowcheck.formats.drift import describe as describe_drift
 from flowcheck.locations import Location, file_line, related, shown, step_locations, where_is
 from flowcheck.properties import LIMIT_NAMES, PropertyResult
 from flowcheck.properties.base import Counterexample, Finding, replay_command
+from flowcheck.terminal import SafeConsole, printable
 from flowcheck.verification import MachineReport
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -170,6 +171,7 @@ def machine_json(m: MachineReport, root: Path | None = None) -> dict[str, Any]:
     return {
         "name": m.name,
         "ok": m.ok,
+        "bounded": bool(bounded([m])),
         "stats": dict(m.stats),
         "properties": [property_json(r, root) for r in m.results],
         "interrupted": m.interrupted,
@@ -184,6 +186,8 @@ def check_json(c: Check, root: Path | None = None) -> dict[str, Any]:
 def report_json(reports: list[MachineReport], checks: Sequence[Check] = (),
                 root: Path | None = None) -> dict[str, Any]:
     return {"ok": all_ok(reports, checks),
+            "bounded": [m.name for m in bounded(reports)],
+            "summary": summary_line(reports, checks),
             "machines": [machine_json(m, root) for m in reports],
             "checks": [check_json(c, root) for c in checks]}
 
@@ -204,8 +208,10 @@ def render_text(reports: list[MachineReport], width: int = 110, color: bool = Fa
     one) and the command that replays it; then the checks. ``compact`` (for hooks) keeps a
     one-line summary per machine and the failures only."""
     buffer = io.StringIO()
-    console = Console(file=buffer, width=width, force_terminal=color, no_color=not color,
-                      highlight=False, soft_wrap=False)
+    # Names come from machines: each line goes through printable(), and the console escapes
+    # any control character left.
+    console = SafeConsole(file=buffer, width=width, force_terminal=color, no_color=not color,
+                          highlight=False, soft_wrap=False)
     for m in reports:
         if compact:
             _compact_machine(console, m, root)
@@ -213,14 +219,43 @@ def render_text(reports: list[MachineReport], width: int = 110, color: bool = Fa
             _text_machine(console, m, root)
     _text_checks(console, checks, root, compact)
     ok = all_ok(reports, checks)
-    verdict = "all properties hold" if all(r.ok for r in reports) else "some properties FAILED"
+    console.print(Text(printable(summary_line(reports, checks, compact)),
+                       style="bold green" if ok and not bounded(reports) else
+                       "bold yellow" if ok else "bold red"))
+    return buffer.getvalue()
+
+
+def bounded(reports: Iterable[MachineReport]) -> list[MachineReport]:
+    """The machines whose exploration stopped at a limit (or some property was left
+    bounded): their passing properties are not proofs."""
+    return [m for m in reports if not m.interrupted and (
+        not m.complete or any(r.status == "bounded" for r in m.results))]
+
+
+def summary_line(reports: list[MachineReport], checks: Sequence[Check] = (),
+                 compact: bool = False) -> str:
+    """The report's last line: what the exit code says, and "bounded" whenever a result is
+    only bounded (never "all properties hold" then)."""
+    limited = bounded(reports)
+    if not all(r.ok for r in reports):
+        verdict = "some properties FAILED"
+    elif limited:
+        verdict = "no property failed"
+    else:
+        verdict = "all properties hold"
+    if limited:
+        names = ", ".join(f"{m.name} ({_limit_of(m)})" for m in limited)
+        verdict += f"; BOUNDED, not proved: {names}"
     for rule in dict.fromkeys(c.result.id for c in checks if not c.ok):
         verdict += f"; {rule} FAILED"
-    if compact and not ok:
+    if compact and not all_ok(reports, checks):
         verdict += " (the full tables: `flowcheck verify`)"
-    console.print(Text(f"{len(reports)} machine(s): {verdict}",
-                       style="bold green" if ok else "bold red"))
-    return buffer.getvalue()
+    return f"{len(reports)} machine(s): {verdict}"
+
+
+def _limit_of(m: MachineReport) -> str:
+    limit = m.stats.get("limit")
+    return f"at the {LIMIT_NAMES.get(limit, limit)}" if limit else "a property is bounded"
 
 
 def _scope(m: MachineReport) -> str:
@@ -233,7 +268,7 @@ def _scope(m: MachineReport) -> str:
 
 def _text_machine(console: Console, m: MachineReport, root: Path | None) -> None:
     s = m.stats
-    console.print(Text(f"{m.name}", style="bold"), end=" ")
+    console.print(Text(printable(m.name), style="bold"), end=" ")
     console.print(
         f"({s['states']} states, {s['transitions']} transitions; explored "
         f"{s['configurations']} configurations, {s['edges']} edges, {_scope(m)}; "
@@ -256,23 +291,23 @@ def _text_machine(console: Console, m: MachineReport, root: Path | None) -> None
                     numbered.append(a)
                 refs.append(f"A{numbered.index(a) + 1}")
             status = f"proved (assuming {', '.join(refs)})"
-        table.add_row(r.id, Text(status, style=STATUS_STYLE.get(r.status, "")),
-                      Text(r.message))
+        table.add_row(r.id, Text(printable(status), style=STATUS_STYLE.get(r.status, "")),
+                      Text(printable(r.message)))
     console.print(table)
     for i, a in enumerate(numbered, start=1):
-        console.print(f"  A{i}: assuming {a}", markup=False, soft_wrap=True)
+        console.print(f"  A{i}: assuming {printable(a)}", markup=False, soft_wrap=True)
     for note in m.notes:
-        console.print(f"  note: {note}", markup=False)
+        console.print(f"  note: {printable(note)}", markup=False)
     for r in m.results:
         for f in r.findings:
             head = (f"  counterexample for {r.id}: " if f.counterexample is not None
                     else f"  {r.id}: ")
-            console.print(Text(head + f.message, style="red"), soft_wrap=True)
+            console.print(Text(printable(head + f.message), style="red"), soft_wrap=True)
             where = _where(f, root)
             if where:
-                console.print(f"    at {where}", markup=False, soft_wrap=True)
+                console.print(f"    at {printable(where)}", markup=False, soft_wrap=True)
             for line in _counterexample_block(m, f):
-                console.print(f"    {line}", markup=False, soft_wrap=True)
+                console.print(f"    {printable(line)}", markup=False, soft_wrap=True)
     console.print()
 
 
@@ -295,12 +330,13 @@ def _compact_machine(console: Console, m: MachineReport, root: Path | None) -> N
         style = "bold red"
     else:
         head, style = f"{m.name}: ok ({facts})", "green"
-    console.print(Text(head, style=style), soft_wrap=True)
+    console.print(Text(printable(head), style=style), soft_wrap=True)
     for r in failed:
         for f in r.findings:
-            console.print(_finding_headline(r.id, f, root), markup=False, soft_wrap=True)
+            console.print(printable(_finding_headline(r.id, f, root)), markup=False,
+                          soft_wrap=True)
             for line in _counterexample_block(m, f):
-                console.print(f"    {line}", markup=False, soft_wrap=True)
+                console.print(f"    {printable(line)}", markup=False, soft_wrap=True)
 
 
 def _text_checks(console: Console, checks: Sequence[Check], root: Path | None,
@@ -312,12 +348,13 @@ def _text_checks(console: Console, checks: Sequence[Check], root: Path | None,
         bad = [c for c in group if not c.ok]
         if bad:
             summary = f"{suite}: FAILED {len(bad)} of {len(group)}"
-            console.print(Text(summary, style="bold red"), soft_wrap=True)
+            console.print(Text(printable(summary), style="bold red"), soft_wrap=True)
         elif not compact:
-            console.print(Text(f"{suite}: all {len(group)} ok", style="green"), soft_wrap=True)
+            console.print(Text(printable(f"{suite}: all {len(group)} ok"), style="green"),
+                          soft_wrap=True)
         for c in bad:
             for f in c.result.findings:
-                console.print(_finding_headline(c.result.id, f, root), markup=False,
+                console.print(printable(_finding_headline(c.result.id, f, root)), markup=False,
                               soft_wrap=True)
     if suites and not compact:
         console.print()
@@ -375,6 +412,9 @@ def render_junit(reports: list[MachineReport], checks: Sequence[Check] = (),
         suites[m.name] = suite
         sources[m.name] = m.source
         props = ET.SubElement(suite, "properties")
+        ET.SubElement(props, "property", name="flowcheck.status",
+                      value="bounded" if bounded([m]) else
+                      "interrupted" if m.interrupted else "complete")
         for key, value in m.stats.items():
             ET.SubElement(props, "property", name=str(key), value=_junit_value(value))
         for r in m.results:
@@ -497,6 +537,12 @@ def render_sarif(reports: list[MachineReport], root: Path | None = None,
                 results.append(_sarif_result(m, r, f, index, root))
             if r.status == "bounded":
                 results.append(_sarif_bounded(m, r, index, root))
+    for m in bounded(reports):
+        if not any(r.status == "bounded" for r in m.results):
+            # No property says so (each failed, or is static): the run still must.
+            index = rule("exploration", EXPLORATION_TITLE, EXPLORATION_DESCRIPTION,
+                         "cli.md#flowcheck-check")
+            results.append(_sarif_exploration(m, index, root))
     for c in checks:
         index = rule(c.result.id, c.result.title, c.description, c.help)
         for f in c.result.findings:
@@ -514,9 +560,13 @@ def render_sarif(reports: list[MachineReport], root: Path | None = None,
                 "rules": rules,
             }},
             "results": results,
-            "properties": {"machines": [
-                {"name": m.name, "ok": m.ok, "stats": dict(m.stats)} for m in reports
-            ]},
+            "properties": {
+                "summary": summary_line(reports, checks),
+                "bounded": [m.name for m in bounded(reports)],
+                "machines": [
+                    {"name": m.name, "ok": m.ok, "stats": dict(m.stats)} for m in reports
+                ],
+            },
         }],
     }
     return json.dumps(log, indent=2) + "\n"
@@ -635,6 +685,24 @@ def _sarif_bounded(m: MachineReport, r: PropertyResult, index: int,
         "ruleIndex": index,
         "level": "note",
         "message": {"text": f"{m.name}: {r.id} is bounded, not proved: {_sentence(r.message)}"},
+        "properties": {"machine": m.name, "status": "bounded"},
+    }
+    where = _flow_location(m)
+    if where is not None:
+        result["locations"] = [{"physicalLocation": _physical(where.file, where.line, root),
+                                "message": {"text": where.construct}}]
+    return result
+
+
+def _sarif_exploration(m: MachineReport, index: int, root: Path | None) -> dict[str, Any]:
+    s = m.stats
+    result: dict[str, Any] = {
+        "ruleId": "exploration",
+        "ruleIndex": index,
+        "level": "note",
+        "message": {"text": f"{m.name}: {_scope(m).lower()} after "
+                            f"{s.get('configurations', 0)} configurations: the results are "
+                            "bounded, not proved."},
         "properties": {"machine": m.name, "status": "bounded"},
     }
     where = _flow_location(m)
