@@ -38,7 +38,8 @@ def server(machines: dict[str, Machine]) -> Iterator[SimulatorServer]:
 def fetch(server: SimulatorServer, path: str, body: Any = None) -> tuple[int, str, bytes]:
     """(status, content type, body) of GET ``path``, or of POST when ``body`` is given."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(server.url + path.lstrip("/"), data=data,
+    headers = {} if body is None else {"Content-Type": "application/json"}
+    request = urllib.request.Request(server.url + path.lstrip("/"), data=data, headers=headers,
                                      method="GET" if body is None else "POST")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -134,7 +135,7 @@ def test_an_unknown_machine_is_a_400(server: SimulatorServer) -> None:
 
 def test_a_body_that_is_not_json_is_a_400(server: SimulatorServer) -> None:
     request = urllib.request.Request(server.url + "api/session", data=b"{machine",
-                                     method="POST")
+                                     headers={"Content-Type": "application/json"}, method="POST")
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=10)
     assert caught.value.code == 400
@@ -525,15 +526,21 @@ def test_saving_refuses_names_that_leave_the_directory(studio: SimulatorServer) 
     assert status == 400 and "scenario file name" in error["error"]
 
 
-def test_saving_is_refused_to_another_site_s_page(studio: SimulatorServer) -> None:
+def test_saving_is_refused_to_another_site_s_page(
+    studio: SimulatorServer, scenario_dir: Path
+) -> None:
     sid = open_checkout(studio)["session"]
-    for headers in ({"Content-Type": "application/json", "Origin": "http://evil.example"},
-                    {"Content-Type": "text/plain"},
-                    {"Content-Type": "application/json", "Host": "evil.example:80"}):
-        status, error = _post_as(studio, f"/api/session/{sid}/scenario",
-                                 {"name": "x", "file": "evil"}, headers)
-        assert status == 403, headers
-        assert "own page" in error["error"]
+    for headers, status, words in (
+        ({"Content-Type": "application/json", "Origin": "http://evil.example"}, 403,
+         "another site's page"),
+        ({"Content-Type": "text/plain"}, 415, "must carry JSON"),
+        ({"Content-Type": "application/json", "Host": "evil.example:80"}, 403,
+         "DNS rebinding"),
+    ):
+        got, error = _post_as(studio, f"/api/session/{sid}/scenario",
+                              {"name": "x", "file": "evil"}, headers)
+        assert (got, words in error["error"]) == (status, True), (headers, error)
+    assert not (scenario_dir / "evil.yaml").exists()
 
 
 def test_the_scenario_files_are_listed_and_one_is_read_with_its_steps(

@@ -5,6 +5,12 @@ One :class:`flowcheck.simulation.Session` per browser session, kept in memory, w
 project's flows so that child flows play inline. Every public method takes and returns
 JSON-ready data, so the HTTP layer only routes and encodes, and the tests can drive the
 simulator with or without a server.
+
+Memory is bounded whoever calls: at most :data:`MAX_SESSIONS` sessions, each of at most
+:data:`MAX_STEPS` steps, and :data:`MAX_TOTAL_STEPS` steps over all of them; a session idle
+for :data:`IDLE_SECONDS` is closed. The least recently used session goes first, and a
+closed session is remembered (:data:`MAX_CLOSED` of them) so that a designer who comes
+back to it is told why it is gone rather than that it never existed.
 """
 
 from __future__ import annotations
@@ -13,7 +19,10 @@ import inspect
 import re
 import secrets
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +54,17 @@ from flowcheck.whatif import Outcome, what_if
 MAX_SESSIONS = 256
 """Sessions kept at once; the least recently used goes first (a tab left open long ago)."""
 
-MAX_STEPS = 2000
-"""Steps a shared link or a restored session may replay."""
+MAX_STEPS = 1000
+"""Steps one session keeps (and a shared link may replay): a designer's walk is tens."""
+
+MAX_TOTAL_STEPS = 20_000
+"""Steps kept over all sessions (a step keeps its snapshot for undo: about 1-4 KB)."""
+
+IDLE_SECONDS = 12 * 3600.0
+"""A session unused this long is closed: its tab was left open overnight."""
+
+MAX_CLOSED = 4096
+"""Closed sessions remembered (id and why, about 200 bytes each) to explain a 410."""
 
 _DONE = "xstate.done.actor."
 _ERROR = "xstate.error.actor."
@@ -58,18 +76,53 @@ class ReportError(FlowcheckError):
     """A verify report that cannot be read, or a counterexample that does not replay."""
 
 
+class SessionClosedError(UnknownNameError):
+    """A session the simulator closed (idle, or crowded out by newer ones); ``reason`` says
+    which, in words that finish "closed ..."."""
+
+    def __init__(self, sid: str, machine: str, reason: str) -> None:
+        super().__init__(
+            f"session {sid!r} ({machine}) was closed {reason}: open the flow again, or reload "
+            "the page, which replays the session from the steps in its address"
+        )
+        self.sid, self.machine, self.reason = sid, machine, reason
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    """How much the simulator keeps; the defaults are the module's constants."""
+
+    sessions: int = MAX_SESSIONS
+    steps: int = MAX_STEPS
+    total_steps: int = MAX_TOTAL_STEPS
+    idle_seconds: float = IDLE_SECONDS
+    closed: int = MAX_CLOSED
+
+
+@dataclass
+class _Entry:
+    session: Session
+    machine: str
+    used: float
+
+
 class Simulator:
     """The machines being served and the open sessions. Thread-safe.
 
     ``scenarios`` is the project's scenario directory: the page lists its files and saves
     sessions into it (None: neither)."""
 
-    def __init__(self, machines: list[Machine], scenarios: Path | None = None) -> None:
+    def __init__(
+        self, machines: list[Machine], scenarios: Path | None = None,
+        limits: SessionLimits | None = None, clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.charts: dict[str, Chart] = {m.name: m.chart for m in machines}
         self.descriptions = {m.name: flow_description(m) for m in machines}
         self.scenarios = scenarios
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
-        self._names: dict[str, str] = {}
+        self.limits = limits or SessionLimits()
+        self._clock = clock
+        self._sessions: OrderedDict[str, _Entry] = OrderedDict()
+        self._closed: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._lock = threading.Lock()
 
     # -- machines ------------------------------------------------------------------------------
@@ -95,19 +148,29 @@ class Simulator:
         session = Session(chart, flows=self.charts)
         notice = None
         if steps is not None:
-            notice = _replay_steps(session, steps)
+            notice = _replay_steps(session, steps, self.limits.steps)
         sid = secrets.token_urlsafe(12)
         with self._lock:
-            self._sessions[sid] = session
-            self._names[sid] = machine
-            while len(self._sessions) > MAX_SESSIONS:
-                old, _ = self._sessions.popitem(last=False)
-                self._names.pop(old, None)
+            self._sessions[sid] = _Entry(session, machine, self._clock())
+            self._evict(keep=sid)
             return self._view(sid, session, notice=notice)
 
     def view(self, sid: str) -> dict[str, Any]:
         with self._lock:
             return self._view(sid, self._session(sid))
+
+    def close(self, sid: str, reason: str = "on request") -> None:
+        """Forget a session; coming back to it is a :class:`SessionClosedError` saying
+        ``reason``."""
+        with self._lock:
+            self._close(sid, reason)
+
+    def stats(self) -> dict[str, int]:
+        """What is held now: sessions, their steps, closed sessions remembered."""
+        with self._lock:
+            return {"sessions": len(self._sessions),
+                    "steps": sum(len(e.session.records) for e in self._sessions.values()),
+                    "closed": len(self._closed)}
 
     def send(
         self, sid: str, event: str, payload: dict[str, Any] | None, actor: Any = None,
@@ -130,6 +193,11 @@ class Simulator:
                 raise PayloadError(
                     f"{session.chart.name} is in a final state; undo or reset to go on"
                 )
+            if len(session.records) - 1 >= self.limits.steps:
+                raise PayloadError(
+                    f"this session has {self.limits.steps} steps, the most one session keeps: "
+                    "save it as a scenario, then undo or reset to go on"
+                )
             before = session.records[-1]
             record = session.send(event, payload, actor or None)
             notice = None
@@ -138,6 +206,8 @@ class Simulator:
                 why = session.refusal(event, record.payload, actor or None)
                 where = f"{actor}: " if actor else ""
                 notice = where + (why.message() if why else f"{event} changed nothing")
+            else:
+                self._evict(keep=sid)
             check = None
             if expect is not None:
                 check = compare(expect, session.describe())
@@ -166,14 +236,54 @@ class Simulator:
             return self._view(sid, session)
 
     def _session(self, sid: str) -> Session:
-        try:
-            session = self._sessions[sid]
-        except KeyError:
+        """The session ``sid``, now the most recently used. Call with the lock held."""
+        now = self._clock()
+        entry = self._sessions.get(sid)
+        if entry is not None and now - entry.used > self.limits.idle_seconds:
+            self._close(sid, f"after {_duration(self.limits.idle_seconds)} without use")
+            entry = None
+        if entry is None:
+            if sid in self._closed:
+                machine, reason = self._closed[sid]
+                raise SessionClosedError(sid, machine, reason)
             raise UnknownNameError(
-                f"unknown session {sid!r}: it expired or the server restarted; pick the flow again"
-            ) from None
+                f"unknown session {sid!r}: the server restarted or the link is wrong; "
+                "pick the flow again"
+            )
+        entry.used = now
         self._sessions.move_to_end(sid)
-        return session
+        return entry.session
+
+    def _evict(self, keep: str) -> None:
+        """Close idle sessions, then the least recently used until the limits hold again;
+        never ``keep``, the one being used. Call with the lock held."""
+        limits = self.limits
+        now = self._clock()
+        for sid, entry in list(self._sessions.items()):
+            if now - entry.used <= limits.idle_seconds:
+                break  # in order of use: the rest are more recent
+            if sid != keep:
+                self._close(sid, f"after {_duration(limits.idle_seconds)} without use")
+        while len(self._sessions) > limits.sessions:
+            self._close(self._oldest(keep), "to make room for newer sessions (the simulator "
+                        f"keeps the {limits.sessions} most recently used)")
+        total = sum(len(e.session.records) for e in self._sessions.values())
+        while total > limits.total_steps and len(self._sessions) > 1:
+            oldest = self._oldest(keep)
+            total -= len(self._sessions[oldest].session.records)
+            self._close(oldest, "to make room for newer sessions (the simulator keeps "
+                        f"{limits.total_steps} steps over all sessions)")
+
+    def _oldest(self, keep: str) -> str:
+        return next(sid for sid in self._sessions if sid != keep)
+
+    def _close(self, sid: str, reason: str) -> None:
+        entry = self._sessions.pop(sid, None)
+        if entry is None:
+            return
+        self._closed[sid] = (entry.machine, reason)
+        while len(self._closed) > self.limits.closed:
+            self._closed.popitem(last=False)
 
     def _view(self, sid: str, session: Session, notice: str | None = None,
               check: list[str] | None = None) -> dict[str, Any]:
@@ -208,7 +318,7 @@ class Simulator:
             history.append(item)
         return {
             "session": sid,
-            "machine": self._names[sid],
+            "machine": self._sessions[sid].machine,
             "step": step,
             "actions": [] if step["done"] else _actions(session, None, step["enabled"]),
             "actors": running,
@@ -498,10 +608,18 @@ def _scenario_yaml(session: Session, name: str, file: str) -> str:
     return dump(data, header(session.chart.name, name, file))
 
 
-def _replay_steps(session: Session, steps: Any) -> str | None:
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} hours"
+    if seconds >= 60:
+        return f"{seconds / 60:g} minutes"
+    return f"{seconds:g} seconds"
+
+
+def _replay_steps(session: Session, steps: Any, limit: int) -> str | None:
     """Send a shared link's steps; the notice when one does not replay."""
-    if not isinstance(steps, list) or len(steps) > MAX_STEPS:
-        raise PayloadError(f"steps must be a list of at most {MAX_STEPS} {{event, payload}}")
+    if not isinstance(steps, list) or len(steps) > limit:
+        raise PayloadError(f"steps must be a list of at most {limit} {{event, payload}}")
     for n, step in enumerate(steps, start=1):
         if not isinstance(step, dict) or not isinstance(step.get("event"), str):
             raise PayloadError(f"step {n} must be {{\"event\": NAME, \"payload\": {{...}}}}")

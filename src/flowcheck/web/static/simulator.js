@@ -14,6 +14,7 @@ const state = {
   pinned: null,          // the state or transition shown in the details panel
   svgs: new Map(),       // machine name -> diagram SVG text (or {error})
   children: new Map(),   // actor path -> {card, viewer}
+  revived: null,         // {session, step, text} after a closed session was reopened
 };
 
 const $ = (id) => document.getElementById(id);
@@ -36,15 +37,22 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+// Every POST carries a JSON body: the server refuses any other (another site's page could
+// send a form or plain text, never JSON without the server's consent).
 async function api(method, path, body) {
   const init = { method, headers: {} };
-  if (body !== undefined) {
+  if (method === "POST") {
     init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
+    init.body = JSON.stringify(body === undefined ? {} : body);
   }
   const response = await fetch(path, init);
   const data = await response.json().catch(() => ({ error: `${response.status} ${response.statusText}` }));
-  if (!response.ok) throw new Error(data.error || `${response.status} ${response.statusText}`);
+  if (!response.ok) {
+    const error = new Error(data.error || `${response.status} ${response.statusText}`);
+    error.status = response.status;
+    error.data = data;
+    throw error;
+  }
   return data;
 }
 
@@ -465,9 +473,13 @@ function decodeSteps(text) {
   return JSON.parse(new TextDecoder().decode(bytes));
 }
 
-function sessionLink(view) {
-  const steps = view.history.map((s) => (s.actor ? { event: s.event, payload: s.payload, actor: s.actor }
+function sessionSteps(view) {
+  return view.history.map((s) => (s.actor ? { event: s.event, payload: s.payload, actor: s.actor }
     : { event: s.event, payload: s.payload }));
+}
+
+function sessionLink(view) {
+  const steps = sessionSteps(view);
   const params = new URLSearchParams({ flow: view.machine });
   if (steps.length) params.set("steps", encodeSteps(steps));
   return `${location.origin}${location.pathname}#${params}`;
@@ -536,14 +548,34 @@ async function restore() {
   await openMachine([...state.machines.keys()][0]);
 }
 
+// The server closes sessions left idle for hours or crowded out by many newer ones, and
+// answers 410 for them: reopen this one from its steps, say so, and carry on with the call.
+async function withSession(call) {
+  try {
+    return await call(encodeURIComponent(state.view.session));
+  } catch (error) {
+    if (error.status !== 410 || !state.view) throw error;
+    const old = state.view;
+    const steps = sessionSteps(old);
+    const fresh = await api("POST", "/api/session", { machine: old.machine, steps });
+    sessionStorage.setItem(STORE, JSON.stringify({ id: fresh.session, machine: old.machine }));
+    const n = steps.length;
+    state.revived = {
+      session: fresh.session, step: n,
+      text: `The simulator had closed this session ${error.data.closed || ""}; it was reopened from its ${n} step${n === 1 ? "" : "s"}.`,
+    };
+    render(fresh);
+    return call(encodeURIComponent(fresh.session));
+  }
+}
+
 let queue = Promise.resolve();
 
 // Session calls run one after another, in click order, so none is lost or reordered.
 function act(method, suffix, body) {
   const run = queue.then(async () => {
     if (!state.view) return null;
-    const sid = encodeURIComponent(state.view.session);
-    const view = await api(method, `/api/session/${sid}/${suffix}`, body);
+    const view = await withSession((sid) => api(method, `/api/session/${sid}/${suffix}`, body));
     render(view);
     return view;
   });
@@ -576,7 +608,9 @@ function render(view) {
     h("span", { class: "actor-name" }, `${a.actor} (${a.machine})`),
     h("ul", { class: "chips" }, ...chips(state.machines.get(a.machine), a.step.configuration)))));
   $("done").hidden = !step.done;
-  showNotice(view.notice, view.notice ? "warn" : "info");
+  const revived = state.revived && state.revived.session === view.session
+    && view.history.length <= state.revived.step + 1 ? state.revived.text : null;
+  showNotice(view.notice || revived, view.notice || revived ? "warn" : "info");
   renderDeliveries(view);
   $("undo").disabled = !view.can_undo;
 
@@ -762,7 +796,7 @@ function payloadForm(action, actor) {
       try {
         const body = { event: action.event, payload };
         if (actor) body.actor = actor;
-        const result = await api("POST", `/api/session/${encodeURIComponent(state.view.session)}/check`, body);
+        const result = await withSession((sid) => api("POST", `/api/session/${sid}/check`, body));
         note.className = `status ${result.enabled ? "ok" : "blocked"}`;
         note.textContent = result.enabled ? "" : result.reason;
         button.classList.toggle("blocked", !result.enabled);
@@ -886,7 +920,7 @@ async function saveScenario() {
   if (!state.view) return;
   try {
     const body = { name: $("scenario-name").value.trim(), file: $("scenario-file").value.trim() };
-    const saved = await api("POST", `/api/session/${encodeURIComponent(state.view.session)}/scenario`, body);
+    const saved = await withSession((sid) => api("POST", `/api/session/${sid}/scenario`, body));
     scenarioStatus([`Saved ${saved.path}. Run it: `,
       h("code", {}, `flowcheck simulate ${state.view.machine} --script ${saved.path}`)]);
     await listScenarios();
@@ -900,7 +934,12 @@ async function downloadScenario() {
   const name = $("scenario-name").value.trim() || "saved session";
   const file = `${$("scenario-file").value.trim() || state.view.machine}.yaml`;
   const params = new URLSearchParams({ name, file: `scenarios/${file}` });
-  const response = await fetch(`/api/session/${encodeURIComponent(state.view.session)}/scenario.yaml?${params}`);
+  const response = await withSession(async (sid) => {
+    const got = await fetch(`/api/session/${sid}/scenario.yaml?${params}`);
+    if (got.status !== 410) return got;
+    const data = await got.json();
+    throw Object.assign(new Error(data.error), { status: 410, data });
+  });
   if (!response.ok) {
     scenarioStatus((await response.json()).error, "blocked");
     return;
