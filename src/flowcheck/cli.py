@@ -235,15 +235,22 @@ def paths(machines: Path | None, name: str, to_state: str | None, cover: str, fm
 
 @cli.command()
 @MACHINES
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on: a loopback one (or localhost) unless --allow-remote.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port to listen on, 0 to 65535 (0 picks a free one).")
 @click.option("--scenarios", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Scenario files to list and save sessions into (default: scenarios/).")
-def serve(machines: Path | None, host: str, port: int, scenarios: Path | None) -> int:
+@click.option("--allow-remote", is_flag=True,
+              help="Allow a --host other machines can reach (there is no login: a warning "
+                   "says so).")
+def serve(machines: Path | None, host: str, port: int, scenarios: Path | None,
+          allow_remote: bool) -> int:
     """Serve the local web simulator for designers."""
     from flowcheck.commands import serve as command
 
-    return int(command.run(machines=machines, host=host, port=port, scenarios=scenarios))
+    return int(command.run(machines=machines, host=host, port=port, scenarios=scenarios,
+                           allow_remote=allow_remote))
 
 
 @cli.group(cls=click.Group)
