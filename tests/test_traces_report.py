@@ -171,6 +171,10 @@ def test_deviating_runs_are_counted_and_left_out(machines: dict[str, Machine]) -
     assert flow["runs"]["deviating"] == 1
     assert flow["runs"]["fit"] == 1
     assert flow["funnel"][1] == {"state": "paymentDetails", "runs": 1, "share": 1.0}
+    # X left paymentDetails after 5 s before it deviated: only A's 30 s count.
+    (details, *_) = flow["time_per_state"]
+    assert (details["state"], details["count"], details["median_seconds"]) == (
+        "paymentDetails", 1, 30.0)
 
 
 def test_durations_past_the_exact_limit_keep_the_median_within_one_percent() -> None:

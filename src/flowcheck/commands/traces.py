@@ -80,7 +80,7 @@ def _print_check(result: CheckResult) -> None:
         if not counts.runs:
             continue
         write(
-            f"{output.shown(counts.flow)}: {counts.runs:,} run(s), {counts.lines:,} line(s): "
+            f"{output.printable(counts.flow)}: {counts.runs:,} run(s), {counts.lines:,} line(s): "
             f"{counts.fitting:,} fit ({counts.complete:,} complete, {counts.cut_off:,} cut off "
             f"mid-flow), {counts.deviating:,} deviate",
             markup=False,
@@ -105,9 +105,9 @@ def _print_check(result: CheckResult) -> None:
 
 def _print_pattern(n: int, pattern: Pattern) -> None:
     write = output.out.print
-    where = "; ".join(f"session {output.shown(s)} line {line}" for s, line in pattern.examples)
+    where = "; ".join(f"session {output.printable(s)} line {line}" for s, line in pattern.examples)
     more = ", ..." if pattern.runs > len(pattern.examples) else ""
-    write(f"\n{n}. {output.shown(pattern.flow)}: {pattern.runs:,} run(s) ({where}{more})",
+    write(f"\n{n}. {output.printable(pattern.flow)}: {pattern.runs:,} run(s) ({where}{more})",
           markup=False)
     write(f"   first deviating line: {_line(pattern.event, pattern.properties)}", markup=False)
     if not pattern.allowed:
@@ -122,10 +122,10 @@ def _allowed(allowed: Allowed) -> str:
     if allowed.item is None:
         return "the end of the flow"
     shown = allowed.item.describe()
-    after = ", ".join(output.shown(e) for e in allowed.events)
+    after = ", ".join(output.printable(e) for e in allowed.events)
     return f"{_line(shown['event'], shown['properties'])}  (after {after})"
 
 
 def _line(event: str, properties: dict[str, Any]) -> str:
     props = json.dumps(properties, ensure_ascii=False, sort_keys=True, default=str)
-    return output.shown(f"{event} {props}")
+    return output.printable(f"{event} {props}")

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from flowcheck.chart.model import Action, Chart, State, Track, Transition
+from flowcheck.errors import FlowcheckError
 from flowcheck.explore.graph import Exploration, explore
 from flowcheck.paths import TransitionKey
 from flowcheck.semantics import start_context
@@ -43,6 +44,11 @@ from flowcheck.semantics.stepper import (
     StepError,
     Stepper,
 )
+
+
+class ReplayLimitError(FlowcheckError):
+    """Replay needed more snapshots of a flow than the exploration limits allow."""
+
 
 DEAD = -1
 """The transition of the automaton where no hypothesis survives: the line deviates."""
@@ -120,6 +126,8 @@ class Automaton:
     def __init__(self, chart: Chart, exploration: Exploration | None = None) -> None:
         exploration = exploration or explore(chart)
         self.chart = chart
+        self.max_snapshots = exploration.limits.configurations
+        """Past this many snapshots replay stops (a context that grows without bound)."""
         self.stepper: Stepper = exploration.stepper
         self.complete = exploration.complete
         self._letters = exploration.alphabet
@@ -326,6 +334,13 @@ class Automaton:
     def _node(self, snap: Snapshot) -> int:
         found = self._node_ids.get(snap)
         if found is None:
+            if len(self.snapshots) >= self.max_snapshots:
+                raise ReplayLimitError(
+                    f"{self.chart.name}: replaying the traces took more than "
+                    f"{self.max_snapshots:,} snapshots of the flow (its context grows without "
+                    "bound in steps the traces cannot see); raise [tool.flowcheck] "
+                    "max-configurations, or bound the context"
+                )
             found = self._node_ids[snap] = len(self.snapshots)
             self.snapshots.append(snap)
             self._tracked.append(None)

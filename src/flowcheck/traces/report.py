@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import math
 import statistics
-import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowcheck.chart.model import ABANDONED, FAILURE, SUCCESS, Chart, Track
 from flowcheck.paths import TransitionKey, transition_key_label
@@ -101,6 +100,18 @@ class Durations:
         return math.exp((max(self._bins) + 0.5) * _BIN)
 
 
+class _Mark(NamedTuple):
+    """A line that enters or leaves a state, and what the report needs of that state."""
+
+    kind: int
+    state: str
+    failure: bool
+    abandoned: bool
+    success: bool
+    container: bool
+    durations: Durations
+
+
 @dataclass
 class _Flow:
     """One flow's chart facts and running totals."""
@@ -112,7 +123,7 @@ class _Flow:
     containers: set[str]
     funnel: list[str]
     order: dict[str, int]
-    edge_markers: list[tuple[int, str] | None] = field(default_factory=list)
+    edge_markers: list[_Mark | None] = field(default_factory=list)
     runs: int = 0
     complete: int = 0
     cut_off: int = 0
@@ -132,13 +143,20 @@ class _Flow:
     taken: Counter[TransitionKey] = field(default_factory=Counter)
     durations: dict[str, Durations] = field(default_factory=dict)
 
-    def marker(self, edge: int) -> tuple[int, str] | None:
+    def marker(self, edge: int) -> _Mark | None:
+        """What the line that took ``edge`` marks: entering or leaving which state."""
         known = self.edge_markers
         auto = self.automaton
         while len(known) < len(auto.edge_items):
             items = auto.edge_items[len(known)]
-            known.append(next((self.markers[i] for i in items if i in self.markers), None))
+            found = next((self.markers[i] for i in items if i in self.markers), None)
+            known.append(None if found is None else self._mark(*found))
         return known[edge]
+
+    def _mark(self, kind: int, state: str) -> _Mark:
+        return _Mark(kind, state, self.has(state, FAILURE), self.has(state, ABANDONED),
+                     self.has(state, SUCCESS), state in self.containers,
+                     self.durations.setdefault(state, Durations()))
 
     def has(self, state: str, tag: str) -> bool:
         return tag in self.tags.get(state, ())
@@ -147,8 +165,9 @@ class _Flow:
 class _RunStats:
     """Follows one run's lines: states entered, times, failures and retries."""
 
-    __slots__ = ("active", "attempts", "cancelled_from", "entered", "entry_times", "flow",
-                 "leaving", "retried", "step_from", "succeeded", "was_exit")
+    __slots__ = ("active", "attempts", "cancelled_from", "durations", "entered", "entries",
+                 "entry_times", "flow", "leaving", "retried", "retries", "retries_succeeded",
+                 "step_from", "succeeded", "was_exit")
 
     def __init__(self, flow: _Flow) -> None:
         self.flow = flow
@@ -162,54 +181,55 @@ class _RunStats:
         self.was_exit = False
         self.succeeded = False
         self.cancelled_from: str | None = None
+        # Counted into the flow's totals when the run ends, if it fits.
+        self.durations: list[tuple[Durations, float]] = []
+        self.entries: list[str] = []
+        self.retries: list[str] = []
+        self.retries_succeeded: list[str] = []
 
     def line(self, event: TraceEvent, edge: int) -> None:
-        marker = self.flow.marker(edge)
-        if marker is None:
+        mark = self.flow.marker(edge)
+        if mark is None:
             return
-        kind, state = marker
-        flow = self.flow
-        if kind == _EXIT:
+        state = mark.state
+        if mark.kind == _EXIT:
             if not self.was_exit:
                 self.step_from = state
             self.was_exit = True
             began = self.entry_times.pop(state, None)
             if began is not None:
-                flow.durations.setdefault(state, Durations()).add(event.time - began)
+                self.durations.append((mark.durations, event.time - began))
             if state in self.active:
                 self.active.remove(state)
-            if flow.has(state, FAILURE) and self.leaving is None:
+            if mark.failure and self.leaving is None:
                 self.leaving = state
             return
         self.was_exit = False
-        flow.entries[state] += 1
+        self.entries.append(state)
         self.entered.add(state)
         self.entry_times[state] = event.time
         self.active.append(state)
-        failure, abandoned = flow.has(state, FAILURE), flow.has(state, ABANDONED)
         # Leaving a failure state: the first state entered after it (past the compound
         # states on the way) says whether the user went back into the flow (a retry).
-        if self.leaving is not None and state not in flow.containers:
-            if not failure and not abandoned:
+        if self.leaving is not None and not mark.container:
+            if not mark.failure and not mark.abandoned:
                 self.attempts.append(self.leaving)
                 self.retried.add(self.leaving)
-                flow.retries[self.leaving] += 1
+                self.retries.append(self.leaving)
             self.leaving = None
-        if failure:
+        if mark.failure:
             self.attempts.clear()
-        if flow.has(state, SUCCESS):
+        if mark.success:
             self.succeeded = True
-            for origin in self.attempts:
-                flow.retries_succeeded[origin] += 1
+            self.retries_succeeded.extend(self.attempts)
             self.attempts.clear()
-        if abandoned and self.cancelled_from is None:
+        if mark.abandoned and self.cancelled_from is None:
             self.cancelled_from = self.step_from or "(start)"
 
 
 def report(events: Iterable[TraceEvent], automata: Mapping[str, Automaton], *,
            skip_others: bool = False, source: str = "") -> dict[str, Any]:
     """The report of a trace file as JSON-ready data (``source`` names the file)."""
-    started = time.perf_counter()
     flows: dict[str, _Flow] = {}
     for auto in automata.values():
         if auto.chart.id not in flows:
@@ -222,7 +242,6 @@ def report(events: Iterable[TraceEvent], automata: Mapping[str, Automaton], *,
         "source": source,
         "lines": replay.lines,
         "skipped": replay.skipped,
-        "seconds": round(time.perf_counter() - started, 3),
         "flows": [_flow_json(f) for f in flows.values() if f.runs],
     }
 
@@ -271,6 +290,11 @@ def _count(flow: _Flow, run: RunEnd) -> None:
         flow.cut_off += 1
     stats = run.tracker
     assert isinstance(stats, _RunStats)
+    for durations, seconds in stats.durations:
+        durations.add(seconds)
+    flow.entries.update(stats.entries)
+    flow.retries.update(stats.retries)
+    flow.retries_succeeded.update(stats.retries_succeeded)
     for state in stats.entered:
         flow.reached[state] += 1
         if flow.has(state, FAILURE):
