@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
+from flowcheck import inputs
 from flowcheck.cli import main
+from flowcheck.errors import InputError
 from flowcheck.project import Machine
 from flowcheck.traces.automaton import Automaton
 from flowcheck.traces.check import allowed_json, check
@@ -109,6 +111,33 @@ def test_a_line_that_breaks_the_format_names_its_line_and_what_is_wrong(text: st
 def test_bytes_that_are_not_utf8_are_bad_input() -> None:
     with pytest.raises(TraceFormatError, match=r"^t:1: .*not UTF-8"):
         list(parse([b'{"session":"\xff","flow":"f","event":"E","timestamp":0}\n'], "t"))
+
+
+def test_a_line_longer_than_the_input_limit_is_refused_before_it_is_read_whole(
+        tmp_path: Path) -> None:
+    good = b'{"session":"s","flow":"f","event":"E","timestamp":0}\n'
+    path = tmp_path / "zeros.ndjson"
+    path.write_bytes(good + b"\0" * 4096)  # /dev/zero would never end
+    inputs.configure(max_mb=1024 / (1024 * 1024))
+    try:
+        with pytest.raises(TraceFormatError, match=r"zeros.ndjson:2: a line longer than the "
+                                                   r"input limit of 0.000976562 MB"):
+            list(read_events(path))
+    finally:
+        inputs.reset()
+
+
+def test_properties_nested_past_the_input_limit_are_refused() -> None:
+    deep: Any = "x"
+    for _ in range(250):
+        deep = [deep]
+    text = json.dumps({"session": "s", "flow": "f", "event": "E", "timestamp": 0,
+                       "properties": {"deep": deep}})
+    with pytest.raises(InputError, match=r"^t:1: properties: nested more than 200 levels"):
+        list(parse([text.encode()], "t"))
+    hostile = b'{"session":"s","flow":"f","event":"E","timestamp":0,"p":' + b"[" * 100_000
+    with pytest.raises(TraceFormatError, match=r"^t:1: "):
+        list(parse([hostile + b"]" * 100_000 + b"}"], "t"))
 
 
 def test_a_gzip_file_reads_like_the_plain_one(tmp_path: Path) -> None:

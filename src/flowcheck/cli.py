@@ -253,7 +253,7 @@ def serve(machines: Path | None, host: str, port: int, scenarios: Path | None,
                            allow_remote=allow_remote))
 
 
-@cli.group(cls=click.Group)
+@cli.group(cls=click.Group, no_args_is_help=False)
 def traces() -> None:
     """Check production telemetry (NDJSON traces) against the flows; report real usage."""
 

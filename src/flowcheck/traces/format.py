@@ -33,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+from flowcheck import inputs
 from flowcheck.errors import FlowcheckError
 
 STDIN = Path("-")
@@ -61,9 +62,30 @@ def read_events(path: Path) -> Iterator[TraceEvent]:
     memory."""
     with _open(path) as stream:
         try:
-            yield from parse(stream, str(path))
+            yield from parse(_lines(stream, str(path)), str(path))
         except (OSError, EOFError) as exc:  # a truncated or corrupt .gz, a read error
             raise TraceFormatError(f"{path}: cannot be read ({exc})") from exc
+
+
+def _lines(stream: IO[bytes], name: str) -> Iterator[bytes]:
+    """The lines of ``stream``, each at most the input limit long: a stream without line
+    breaks (``/dev/zero``) is refused at its first line, never held in memory."""
+    cap = inputs.limits().max_bytes
+    readline = stream.readline
+    number = 0
+    while True:
+        raw = readline(cap + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > cap:
+            mb = cap / (1024 * 1024)
+            raise TraceFormatError(
+                f"{name}:{number}: a line longer than the input limit of {mb:g} MB; a trace "
+                "has one JSON object a line (raise the limit with `flowcheck "
+                "--max-input-mb N ...`)"
+            )
+        yield raw
 
 
 def parse(stream: Iterable[bytes], name: str = "<trace>") -> Iterator[TraceEvent]:
@@ -82,6 +104,8 @@ def parse(stream: Iterable[bytes], name: str = "<trace>") -> Iterator[TraceEvent
             if not raw.strip():
                 continue
             data = _loads(raw, name, number, exc)
+        except RecursionError as exc:
+            raise TraceFormatError(f"{name}:{number}: JSON nested too deeply to read") from exc
         yield _event(data, name, number)
 
 
@@ -90,6 +114,8 @@ def _loads(raw: bytes, name: str, number: int, exc: Exception) -> Any:
         return json.loads(raw)
     except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
         reason = _reason(error)
+    except RecursionError:
+        reason = "nested too deeply to read"
     raise TraceFormatError(
         f"{name}:{number}: not a JSON object ({reason}); each line of a trace is one JSON "
         "object"
@@ -143,6 +169,10 @@ def _event(data: Any, name: str, number: int) -> TraceEvent:
     if type(properties) is not dict:
         raise TraceFormatError(f"{name}:{number}: \"properties\" must be an object, got "
                                f"{_kind(properties)}")
+    for value in properties.values():
+        if type(value) is dict or type(value) is list:
+            inputs.check_nesting(properties, f"{name}:{number}: properties")
+            break
     return TraceEvent(number, session, flow, event, properties, _seconds(stamp, name, number))
 
 
