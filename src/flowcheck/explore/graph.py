@@ -10,6 +10,15 @@ when no active state handles its event.
 Snapshots are numbered in discovery order, so node 0 is the initial snapshot and
 the parent pointers form a shortest-path tree: the path to any node is a
 shortest event sequence reaching it. Edges are kept in three flat integer arrays.
+
+A snapshot is stored as one integer: the number of its control state (its configuration
+and history) in the low bits, the number of its context above (both are kept once each,
+in discovery order; see :class:`SnapshotStore`). The search steps from a control state
+with a *kernel* per letter (:meth:`flowcheck.semantics.stepper.Stepper.kernel`): the guards to
+try and, for each outcome, the target configuration and history and the assigns to run,
+computed once; a step then costs its guards and assigns and one dictionary lookup of an
+integer. Steps no kernel summarises (eventless transitions, raised and done events) go
+through :meth:`~flowcheck.semantics.stepper.Stepper.advance`.
 """
 
 from __future__ import annotations
@@ -17,9 +26,9 @@ from __future__ import annotations
 import sys
 import time
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from flowcheck.chart.model import (
     Chart,
@@ -32,7 +41,15 @@ from flowcheck.chart.model import (
 from flowcheck.explore.domains import Domains, derive
 from flowcheck.properties.base import Counterexample
 from flowcheck.semantics import start
-from flowcheck.semantics.stepper import OPAQUE_GUARDS, Snapshot, StepError, Stepper
+from flowcheck.semantics.compile import Context
+from flowcheck.semantics.stepper import (
+    OPAQUE_GUARDS,
+    Kernel,
+    Outcome,
+    Snapshot,
+    StepError,
+    Stepper,
+)
 
 DEFAULT_MAX_CONFIGURATIONS = 1_000_000
 DEFAULT_MAX_DEPTH = 10_000
@@ -44,7 +61,7 @@ PROGRESS_EVERY = 2048
 OPAQUE_KEY = OPAQUE_GUARDS
 """Where a letter carries the outcome of each guard flowcheck cannot see into."""
 EDGE_BYTES = 12  # three int32 arrays
-NODE_OVERHEAD = 64  # the index entry, the list slot and the parent arrays, per snapshot
+NODE_OVERHEAD = 96  # the index entry, the node number, the list slot and the parent arrays
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,91 @@ class Limits:
     depth: int = DEFAULT_MAX_DEPTH
     memory_mb: int = DEFAULT_MAX_MEMORY_MB
     seconds: float = DEFAULT_MAX_SECONDS
+
+CONTROL_BITS = 32
+"""Bits of a snapshot's key that number its control state (room for 4 billion)."""
+
+
+class SnapshotStore:
+    """The explored snapshots, each as one integer key: ``control | context << 32``. A
+    *control state* is a (configuration, history) pair, a context the tuple of the flow's
+    data; both are numbered in the order they are met and kept once. ``index`` maps a key
+    to its node, ``keys`` a node to its key, ``controls`` a control state to its pair."""
+
+    def __init__(self) -> None:
+        self.context_shift = CONTROL_BITS
+        self.control_mask = (1 << CONTROL_BITS) - 1
+        self.keys: list[int] = []
+        self.index: dict[int, int] = {}
+        self.controls: list[tuple[int, tuple[int, ...]]] = []
+        self.control_ids: dict[tuple[int, tuple[int, ...]], int] = {}
+        self.configurations: list[int] = []
+        """The configuration of each control state."""
+        self.contexts: list[Context] = []
+        self.context_ids: dict[Context, int] = {}
+
+    def control_id(self, config: int, hist: tuple[int, ...]) -> int:
+        pair = (config, hist)
+        found = self.control_ids.get(pair)
+        if found is None:
+            found = self.control_ids[pair] = len(self.controls)
+            self.controls.append(pair)
+            self.configurations.append(config)
+        return found
+
+    def context_id(self, ctx: Context) -> int:
+        found = self.context_ids.get(ctx)
+        if found is None:
+            found = self.context_ids[ctx] = len(self.contexts)
+            self.contexts.append(ctx)
+        return found
+
+    def encode(self, snap: Snapshot) -> int:
+        """The key of ``snap``, numbering its control state and context when they are new."""
+        return (self.control_id(snap.configuration, snap.history)
+                | self.context_id(snap.context) << CONTROL_BITS)
+
+    def key_of(self, snap: Snapshot) -> int | None:
+        """The key of ``snap`` if its control state and context were met (else None)."""
+        control = self.control_ids.get((snap.configuration, snap.history))
+        cid = self.context_ids.get(snap.context)
+        if control is None or cid is None:
+            return None
+        return control | cid << CONTROL_BITS
+
+    def configuration(self, key: int) -> int:
+        return self.configurations[key & self.control_mask]
+
+    def decode(self, key: int) -> Snapshot:
+        config, hist = self.controls[key & self.control_mask]
+        return Snapshot(config, hist, self.contexts[key >> CONTROL_BITS])
+
+
+class Snapshots(Sequence[Snapshot]):
+    """The explored snapshots by node, decoded from a :class:`SnapshotStore` on access."""
+
+    def __init__(self, store: SnapshotStore) -> None:
+        self._store = store
+
+    def __len__(self) -> int:
+        return len(self._store.keys)
+
+    @overload
+    def __getitem__(self, i: int) -> Snapshot: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Snapshot]: ...
+
+    def __getitem__(self, i: int | slice) -> Snapshot | list[Snapshot]:
+        if isinstance(i, slice):
+            return [self._store.decode(k) for k in self._store.keys[i]]
+        return self._store.decode(self._store.keys[i])
+
+    def __iter__(self) -> Iterator[Snapshot]:
+        decode = self._store.decode
+        for key in self._store.keys:
+            yield decode(key)
+
 
 Progress = Callable[[int, int], None]
 """Called with (snapshots expanded, snapshots discovered) every few thousand expansions."""
@@ -103,7 +205,7 @@ class Exploration:
     chart: Chart
     stepper: Stepper
     alphabet: list[Letter]
-    snapshots: list[Snapshot] = field(default_factory=list)
+    store: SnapshotStore = field(default_factory=SnapshotStore)
     parent: array[int] = field(default_factory=lambda: array("i"))
     parent_letter: array[int] = field(default_factory=lambda: array("i"))
     edge_src: array[int] = field(default_factory=lambda: array("i"))
@@ -129,22 +231,27 @@ class Exploration:
     root_nodes: list[int] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
     """Results properties share (the set of nodes that can still succeed)."""
-    _index: dict[Snapshot, int] = field(default_factory=dict, repr=False)
     _successors: list[list[int]] | None = field(default=None, repr=False)
     _predecessors: list[list[int]] | None = field(default=None, repr=False)
 
     # -- sizes -------------------------------------------------------------------------
 
     @property
+    def snapshots(self) -> Snapshots:
+        """Every snapshot explored, by node (a sequence view decoding the store)."""
+        return Snapshots(self.store)
+
+    @property
     def configurations(self) -> int:
-        return len(self.snapshots)
+        return len(self.store.keys)
 
     @property
     def edges(self) -> int:
         return len(self.edge_src)
 
     def index_of(self, snap: Snapshot) -> int | None:
-        return self._index.get(snap)
+        key = self.store.key_of(snap)
+        return None if key is None else self.store.index.get(key)
 
     def is_expanded(self, node: int) -> bool:
         return node < self.expanded
@@ -166,7 +273,7 @@ class Exploration:
         return self._predecessors[node]
 
     def _build_adjacency(self) -> None:
-        n = len(self.snapshots)
+        n = len(self.store.keys)
         succ: list[list[int]] = [[] for _ in range(n)]
         pred: list[list[int]] = [[] for _ in range(n)]
         for e, (s, d) in enumerate(zip(self.edge_src, self.edge_dst, strict=True)):
@@ -195,8 +302,9 @@ class Exploration:
 
     def nodes_where(self, mask: int) -> Iterator[int]:
         """Nodes whose configuration has every state of ``mask`` active, in BFS order."""
-        for i, snap in enumerate(self.snapshots):
-            if snap.configuration & mask == mask:
+        control_mask, configurations = self.store.control_mask, self.store.configurations
+        for i, key in enumerate(self.store.keys):
+            if configurations[key & control_mask] & mask == mask:
                 yield i
 
     def state_mask(self, *state_ids: str) -> int:
@@ -371,6 +479,7 @@ def explore(
         roots = [_with(r or {}, held) or None
                  for r in roots or [None] for held in domains.valuations("")]
     result = Exploration(chart=chart, stepper=stepper, alphabet=letters,
+                         store=SnapshotStore(),
                          max_configurations=limits.configurations, limits=limits,
                          domains=domains, roots=roots or [None])
     started = time.perf_counter()
@@ -382,22 +491,24 @@ def explore(
     return result
 
 
-def _node_bytes(snap: Snapshot) -> int:
-    """An estimate of the memory one snapshot takes (its tuples, the configuration integer
-    and the bookkeeping around it); context values are shared between snapshots."""
-    return (sys.getsizeof(snap) + sys.getsizeof(snap.context) + sys.getsizeof(snap.history)
-            + sys.getsizeof(snap.configuration) + NODE_OVERHEAD)
+def _node_bytes(key: int) -> int:
+    """An estimate of the memory one snapshot takes: its key, its slots in the node list
+    and the index, and its parent arrays (control states and contexts are shared)."""
+    return sys.getsizeof(key) + NODE_OVERHEAD
 
 
 def _search(result: Exploration, progress: Progress | None) -> None:
     stepper = result.stepper
+    store = result.store
     advance = stepper.advance
+    kernel = stepper.kernel
     top_final = stepper.stopped_mask
     table = [
         ({**lt.payload, "type": lt.event}, lt.requires, lt.handled) for lt in result.alphabet
     ]
-    index = result._index
-    snaps = result.snapshots
+    keys, index = store.keys, store.index
+    contexts, context_ids = store.contexts, store.context_ids
+    control_mask, shift = store.control_mask, store.context_shift
     parent, parent_letter = result.parent, result.parent_letter
     e_src, e_letter, e_dst = result.edge_src, result.edge_letter, result.edge_dst
     limit = result.max_configurations
@@ -408,85 +519,226 @@ def _search(result: Exploration, progress: Progress | None) -> None:
         except StepError as exc:
             result.errors.append(ExplorationError(-1, -1, str(exc), exc.state, exc.event))
             continue
-        if first in index:
+        key = store.encode(first)
+        if key in index:
             continue
-        index[first] = len(snaps)
-        result.root_nodes.append(len(snaps))
+        index[key] = len(keys)
+        result.root_nodes.append(len(keys))
         started.append(given)
-        snaps.append(first)
+        keys.append(key)
         parent.append(-1)
         parent_letter.append(-1)
     result.roots = started
-    if not snaps:
+    if not keys:
         return
-    first = snaps[0]
     node = 0
     steps = 0
+    count = len(keys)
     bounded = False
     deadline = time.perf_counter() + result.limits.seconds
     budget = result.limits.memory_mb * 1_000_000
-    node_bytes = _node_bytes(first)
     max_depth = result.limits.depth
-    layer_end = len(snaps)  # nodes below this index are at most ``depth`` events away
+    layer_end = count  # nodes below this index are at most ``depth`` events away
     applicable: dict[int, list[tuple[int, dict[str, Any]]]] = {}
-    while node < len(snaps):
-        if node == layer_end:
-            if result.depth + 1 > max_depth:
-                result.limit = "depth"
-                break
-            result.depth += 1
-            layer_end = len(snaps)
-        snap = snaps[node]
-        config = snap.configuration
-        if not config & top_final:
-            letters = applicable.get(config)
-            if letters is None:
-                # Which letters apply depends on the configuration only: compute it once.
-                letters = applicable[config] = [
-                    (li, ev) for li, (ev, requires, handled) in enumerate(table)
-                    if config & handled and config & requires == requires
-                ]
-            for li, ev in letters:
-                steps += 1
-                try:
-                    nxt = advance(snap, ev)
-                except StepError as exc:
-                    result.errors.append(ExplorationError(node, li, str(exc), exc.state,
-                                                          exc.event))
-                    continue
-                if nxt == snap:
-                    continue
-                dst = index.get(nxt)
-                if dst is None:
-                    if len(snaps) >= limit:
-                        bounded = True
-                        result.limit = "configurations"
-                        break
-                    dst = len(snaps)
-                    index[nxt] = dst
-                    snaps.append(nxt)
-                    parent.append(node)
-                    parent_letter.append(li)
-                e_src.append(node)
-                e_letter.append(li)
-                e_dst.append(dst)
-            if bounded:
-                break
-        node += 1
+    plans: list[_Plan | None] = []
+    index_get, context_ids_get = index.get, context_ids.get
+    keys_append, contexts_append = keys.append, contexts.append
+    parent_append, parent_letter_append = parent.append, parent_letter.append
+    e_src_append, e_letter_append, e_dst_append = e_src.append, e_letter.append, e_dst.append
+
+    def plan_of(control: int) -> _Plan:
+        """Per letter applicable in a control state, how to step: see :func:`_step_of`;
+        letters that never change anything are left out, and none is tried once the
+        machine stopped."""
+        config, hist = store.controls[control]
+        if config & top_final:
+            return 0, []
+        letters = applicable.get(config)
+        if letters is None:
+            # Which letters apply depends on the configuration only: compute it once.
+            letters = applicable[config] = [
+                (li, ev) for li, (ev, requires, handled) in enumerate(table)
+                if config & handled and config & requires == requires
+            ]
+        out = [step for li, ev in letters
+               if (step := _step_of(store, kernel(config, hist, ev["type"]), control, li, ev))
+               is not None]
+        return len(letters), out
+
+    try:
+        while node < count:
+            if node == layer_end:
+                if result.depth + 1 > max_depth:
+                    result.limit = "depth"
+                    break
+                result.depth += 1
+                layer_end = count
+            key = keys[node]
+            control = key & control_mask
+            if control >= len(plans):
+                plans.extend([None] * (len(store.controls) - len(plans)))
+            plan = plans[control]
+            if plan is None:
+                plan = plans[control] = plan_of(control)
+            tried, steps_of = plan
+            if tried:
+                steps += tried
+                ctx = contexts[key >> shift]
+                context_part = key - control
+                for mode, li, ev, a, b in steps_of:
+                    if mode == _RUN:  # guards choose the effect
+                        try:
+                            effect = b
+                            for guard, when in a:
+                                if guard(ctx, ev):
+                                    effect = when
+                                    break
+                        except Exception:
+                            # A guard raised: advance says why, as a StepError.
+                            effect = _ADVANCE, None, None
+                        if effect is None:
+                            continue
+                        mode, a, b = effect
+                    if mode == _SAME:  # the target's control state; the context as it is
+                        nxt = a | context_part
+                    elif mode == _SET:  # the target's control state; a field set to a constant
+                        i, value = b
+                        if ctx[i] == value:
+                            if a == control:
+                                continue
+                            nxt = a | context_part
+                        else:
+                            changed = list(ctx)
+                            changed[i] = value
+                            new_ctx = tuple(changed)
+                            cid = context_ids_get(new_ctx)
+                            if cid is None:
+                                cid = context_ids[new_ctx] = len(contexts)
+                                contexts_append(new_ctx)
+                            nxt = a | cid << shift
+                    else:
+                        try:
+                            if mode == _ADVANCE:
+                                nxt = store.encode(advance(store.decode(key), ev))
+                            else:
+                                nxt = a | store.context_id(_assigned(mode, b, ctx, ev)) << shift
+                        except StepError as exc:
+                            result.errors.append(ExplorationError(
+                                node, li, str(exc), exc.state, exc.event))
+                            continue
+                        except Exception:
+                            # An assign raised: advance says why, as a StepError.
+                            try:
+                                nxt = store.encode(advance(store.decode(key), ev))
+                            except StepError as exc:
+                                result.errors.append(ExplorationError(
+                                    node, li, str(exc), exc.state, exc.event))
+                                continue
+                    if nxt == key:
+                        continue
+                    dst = index_get(nxt)
+                    if dst is None:
+                        if count >= limit:
+                            bounded = True
+                            result.limit = "configurations"
+                            break
+                        dst = index[nxt] = count
+                        count += 1
+                        keys_append(nxt)
+                        parent_append(node)
+                        parent_letter_append(li)
+                    e_src_append(node)
+                    e_letter_append(li)
+                    e_dst_append(dst)
+                if bounded:
+                    break
+            node += 1
+            if node % PROGRESS_EVERY == 0:
+                if progress is not None:
+                    progress(node, count)
+                if time.perf_counter() > deadline:
+                    result.limit = "time"
+                    break
+                if count * _node_bytes(keys[-1]) + len(e_src) * EDGE_BYTES > budget:
+                    result.limit = "memory"
+                    break
+    finally:
+        # Also on an interrupt: what was expanded, and the letters tried.
         result.expanded = node
         result.steps = steps
-        if node % PROGRESS_EVERY == 0:
-            if progress is not None:
-                progress(node, len(snaps))
-            if time.perf_counter() > deadline:
-                result.limit = "time"
-                break
-            if len(snaps) * node_bytes + len(e_src) * EDGE_BYTES > budget:
-                result.limit = "memory"
-                break
-    result.steps = steps
     if result.limit is None and result.domains is not None and result.domains.truncated:
         result.limit = "environment"
     result.complete = result.limit is None
     if progress is not None:
-        progress(result.expanded, len(snaps))
+        progress(result.expanded, len(keys))
+
+
+_SAME, _SET, _SETS, _ASSIGN, _RUN, _ADVANCE = range(6)
+_Effect = tuple[int, Any, Any]
+"""What a step does, as (mode, a, b): ``_SAME``: ``a`` is the target's control state, the
+context stays; ``_SET``: ``a`` the control state, ``b`` one (field, constant); ``_SETS``:
+``a`` the control state, ``b`` several (field, constant); ``_ASSIGN``: ``a`` the control
+state, ``b`` the assign groups to run; ``_ADVANCE``: call ``Stepper.advance``. Constants are the
+values that read nothing of the context, computed once per event object."""
+_Step = tuple[int, int, dict[str, Any], Any, Any]
+"""A letter as the search tries it: (mode, letter, event object, a, b), the mode and
+``a``, ``b`` of its effect, or ``_RUN`` with ``a`` the guarded candidates (guard, effect or
+None) and ``b`` the effect when no guard holds (None: nothing changes)."""
+_Plan = tuple[int, list[_Step]]
+"""Letters tried in a (configuration, history), and those that may change something."""
+
+
+def _step_of(store: SnapshotStore, kernel: Kernel | None, control: int, li: int,
+             ev: dict[str, Any]) -> _Step | None:
+    """How the search tries a letter from a (configuration, history), given its kernel;
+    None when it never changes anything there."""
+    if kernel is None:
+        return _ADVANCE, li, ev, None, None
+    guarded, otherwise = kernel
+    try:
+        default = _effect_of(store, otherwise, ev)
+        candidates = tuple((g, _effect_of(store, o, ev)) for g, o in guarded)
+    except Exception:
+        # A constant raised: advance says why when the letter is tried.
+        return _ADVANCE, li, ev, None, None
+    if candidates:
+        return _RUN, li, ev, candidates, default
+    if default is None or default == (_SAME, control, None):
+        return None
+    mode, a, b = default
+    return mode, li, ev, a, b
+
+
+def _effect_of(store: SnapshotStore, outcome: Outcome | None, ev: dict[str, Any]
+               ) -> _Effect | None:
+    if outcome is None:
+        return None
+    config, hist, groups = outcome
+    bits = store.control_id(config, hist)
+    if not groups:
+        return _SAME, bits, None
+    if all(free for group in groups for _, _, free in group):
+        sets: dict[int, Any] = {}
+        for group in groups:
+            for i, f, _ in group:
+                sets[i] = f((), ev)
+        if len(sets) == 1:
+            return _SET, bits, next(iter(sets.items()))
+        return _SETS, bits, tuple(sets.items())
+    return _ASSIGN, bits, tuple(tuple((i, f) for i, f, _ in group) for group in groups)
+
+
+def _assigned(mode: int, data: Any, ctx: Context, ev: dict[str, Any]) -> Context:
+    """The context after a ``_SETS`` or ``_ASSIGN`` effect."""
+    if mode == _SETS:
+        changed = list(ctx)
+        for i, v in data:
+            changed[i] = v
+        return tuple(changed)
+    for group in data:
+        values = [(i, f(ctx, ev)) for i, f in group]
+        changed = list(ctx)
+        for i, v in values:
+            changed[i] = v
+        ctx = tuple(changed)
+    return ctx

@@ -73,7 +73,20 @@ def compile_expr(e: Expr, fields: dict[str, int]) -> Compiled:
             return _thaw_lookup(cur)
 
         return ev_deep
+    field_index = _context_field(e.args[0], fields) if op == "nonempty" else None
+    if field_index is not None:
+        index = field_index
+
+        def nonempty_field(c: Context, ev: Payload) -> bool:
+            v = c[index]
+            return v is not None and v != "" and v != ()
+
+        return nonempty_field
     args = [compile_expr(a, fields) for a in e.args]
+    if len(args) == 2 and op in _BINARY:
+        # The operators exploration meets most, without building an argument list: the
+        # same results (and the same errors) as ``apply``.
+        return _BINARY[op](*args)
     if op == "and":
         return lambda c, ev: all(a(c, ev) for a in args)
     if op == "or":
@@ -93,3 +106,76 @@ def compile_expr(e: Expr, fields: dict[str, int]) -> Compiled:
 
         return nonempty
     return lambda c, ev: apply(op, [a(c, ev) for a in args])
+
+
+def _context_field(e: Expr, fields: dict[str, int]) -> int | None:
+    """The index of a plain ``context.<field>`` reference, else None."""
+    if e.op != "ref" or not e.path:
+        return None
+    head, _, rest = e.path.partition(".")
+    if head != "context" or not rest or "." in rest or rest not in fields:
+        return None
+    return fields[rest]
+
+
+def _lt(a0: Compiled, a1: Compiled) -> Compiled:
+    def lt(c: Context, ev: Payload) -> bool:
+        a = a0(c, ev)
+        b = a1(c, ev)
+        return False if a is None or b is None else bool(a < b)
+
+    return lt
+
+
+def _le(a0: Compiled, a1: Compiled) -> Compiled:
+    def le(c: Context, ev: Payload) -> bool:
+        a = a0(c, ev)
+        b = a1(c, ev)
+        return False if a is None or b is None else bool(a <= b)
+
+    return le
+
+
+def _gt(a0: Compiled, a1: Compiled) -> Compiled:
+    def gt(c: Context, ev: Payload) -> bool:
+        a = a0(c, ev)
+        b = a1(c, ev)
+        return False if a is None or b is None else bool(a > b)
+
+    return gt
+
+
+def _ge(a0: Compiled, a1: Compiled) -> Compiled:
+    def ge(c: Context, ev: Payload) -> bool:
+        a = a0(c, ev)
+        b = a1(c, ev)
+        return False if a is None or b is None else bool(a >= b)
+
+    return ge
+
+
+def _add(a0: Compiled, a1: Compiled) -> Compiled:
+    def add(c: Context, ev: Payload) -> Any:
+        a = a0(c, ev)
+        return (a or 0) + a1(c, ev)
+
+    return add
+
+
+def _equal(negate: bool) -> Callable[[Compiled, Compiled], Compiled]:
+    def make(a0: Compiled, a1: Compiled) -> Compiled:
+        if negate:
+            return lambda c, ev: a0(c, ev) != a1(c, ev)
+        return lambda c, ev: a0(c, ev) == a1(c, ev)
+
+    return make
+
+
+_BINARY: dict[str, Callable[[Compiled, Compiled], Compiled]] = {
+    "lt": _lt,
+    "le": _le,
+    "gt": _gt,
+    "ge": _ge,
+    "add": _add,
+    "ne": _equal(True),
+}

@@ -46,8 +46,9 @@ _ASSIGN = 0
 _QUEUE = 1
 _Op = tuple[int, "Action | str"]
 _Plan = tuple["tuple[_Trans, ...] | None", "tuple[tuple[tuple[_Trans, ...], ...], ...] | None"]
-Outcome = tuple[int, tuple[int, ...], tuple[tuple[tuple[int, Compiled], ...], ...]]
-"""A step's result without its context: configuration, history, assign groups to run."""
+Outcome = tuple[int, tuple[int, ...], tuple[tuple[tuple[int, Compiled, bool], ...], ...]]
+"""A step's result without its context: configuration, history, and the assign groups to
+run, each update as (field index, value, whether the value reads nothing of the context)."""
 Kernel = tuple[tuple[tuple[Compiled, Outcome], ...], "Outcome | None"]
 """See :meth:`Stepper.kernel`: the guarded candidates with their outcomes, and the outcome
 when no guard holds (None: the snapshot stays)."""
@@ -193,6 +194,9 @@ class Stepper:
                 node.descendants_mask |= self.nodes[c].descendants_mask
         self._guards: dict[str, Compiled] = {}
         self._assigns: dict[str, list[tuple[int, Compiled]]] = {}
+        self._assign_free: dict[str, tuple[bool, ...]] = {}
+        self._kernel_outcomes: dict[
+            tuple[int, tuple[int, ...], tuple[_Trans, ...]], Outcome | Literal[False]] = {}
         for s in chart.nodes():  # the root node's own transitions included
             node = self.nodes[self.index[s.id]]
             for t in s.transitions:
@@ -276,6 +280,11 @@ class Stepper:
             self._assigns[a.name] = [
                 (self.fields[f], compile_expr(v, self.fields)) for f, v in a.updates
             ]
+            # Which values read nothing of the context (the event's fields, literals): a
+            # step's kernel computes those once per event object.
+            self._assign_free[a.name] = tuple(
+                not any(r == "context" or r.startswith("context.") for r in v.refs())
+                for _, v in a.updates)
 
     # -- public API --------------------------------------------------------------------
 
@@ -481,24 +490,31 @@ class Stepper:
         return tuple(guarded), nothing
 
     def _outcome(self, snap: Snapshot, enabled: tuple[_Trans, ...]) -> Outcome | Literal[False]:
-        """The microstep ``enabled`` makes from ``snap``'s configuration and history (its
-        structure cached as ``advance`` caches it); False when it queues an event (then the
-        step must settle, which depends on the context)."""
+        """The microstep ``enabled`` makes from ``snap``'s configuration and history: the
+        same structure ``advance`` computes, with each assign's updates marked when they
+        read nothing of the context; False when it queues an event (then the step must
+        settle, which depends on the context)."""
         config, hist, _ = snap
         key = (config, hist, enabled)
-        micro = self._micro_cache.get(key)
-        if micro is None:
+        found = self._kernel_outcomes.get(key)
+        if found is None:
             transitions = self._remove_conflicts(list(enabled), snap)
             new_config, new_hist, program = self._structure(transitions, config, hist)
-            micro = (new_config, new_hist, self._fast_program(program))
-            self._micro_cache[key] = micro
-        new_config, new_hist, ops = micro
-        assigns: list[tuple[tuple[int, Compiled], ...]] = []
-        for op, data in ops:
-            if op != _ASSIGN:
-                return False
-            assigns.append(data)
-        return new_config, new_hist, tuple(assigns)
+            groups: list[tuple[tuple[int, Compiled, bool], ...]] = []
+            found = (new_config, new_hist, ())
+            for op, item in program:
+                if op == _DONE or isinstance(item, Raise):
+                    found = False
+                    break
+                if isinstance(item, Assign):
+                    groups.append(tuple(
+                        (i, f, free) for (i, f), free in zip(
+                            self._assigns[item.name], self._assign_free[item.name],
+                            strict=True)))
+            if found is not False:
+                found = (new_config, new_hist, tuple(groups))
+            self._kernel_outcomes[key] = found
+        return found
 
     def _candidates(self, idx: int, event: str) -> list[_Trans]:
         """A state's transitions for ``event``, as XState picks them: the ones on exactly
