@@ -263,8 +263,8 @@ def test_the_machine_name_names_a_flow_as_well_as_its_xstate_id(
 def test_a_line_of_a_flow_the_project_does_not_have_is_bad_input(
         models: dict[str, Automaton]) -> None:
     text = lines("s", "checkout", *HAPPY) + lines("s", "onboarding", "start")
-    with pytest.raises(UnknownFlowError, match=r"line 9: flow 'onboarding' is not a flow"):
-        check(events_of(text), models)
+    with pytest.raises(UnknownFlowError, match=r"^t.ndjson:9: flow 'onboarding' is not a flow"):
+        check(events_of(text), models, source="t.ndjson")
     skipped = check(events_of(text), models, skip_others=True)
     assert (skipped.skipped, skipped.deviating) == (1, 0)
 

@@ -28,7 +28,7 @@ def run_check(machines: Path | None, file: Path, flow: str | None, fmt: str) -> 
     settings = find_settings(machines=machines)
     automata = _automata(settings, flow)
     result = check(read_events(file), automata, skip_others=flow is not None,
-                   keep=fmt == "json")
+                   keep=fmt == "json", source=str(file))
     if fmt == "json":
         output.print_json(result.to_json())
     else:

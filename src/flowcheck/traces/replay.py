@@ -108,6 +108,8 @@ class Replay:
     skip_others: bool = False
     witness: bool = False
     tracker: TrackerFactory | None = None
+    source: str = "<trace>"
+    """How errors name the file."""
     lines: int = 0
     """Lines read."""
     skipped: int = 0
@@ -134,7 +136,7 @@ class Replay:
                     continue
                 known = ", ".join(sorted({a.chart.id for a in automata.values()}))
                 raise UnknownFlowError(
-                    f"line {ev.line}: flow {ev.flow!r} is not a flow of this project (the "
+                    f"{self.source}:{ev.line}: flow {ev.flow!r} is not a flow of this project (the "
                     f"flows are {known}); pass --flow NAME to replay one flow only"
                 )
             flow = auto.chart.id

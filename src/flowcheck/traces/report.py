@@ -234,7 +234,7 @@ def report(events: Iterable[TraceEvent], automata: Mapping[str, Automaton], *,
     for auto in automata.values():
         if auto.chart.id not in flows:
             flows[auto.chart.id] = _flow(auto)
-    replay = Replay(automata, skip_others=skip_others, witness=True,
+    replay = Replay(automata, skip_others=skip_others, witness=True, source=source or "<trace>",
                     tracker=lambda auto: _RunStats(flows[auto.chart.id]))
     for run in replay.runs(events):
         _count(flows[run.flow], run)
