@@ -28,13 +28,14 @@ from typing import Any
 
 import pytest
 
-from flowcheck.chart.model import ABANDONED, Chart, done_actor, error_actor
+from flowcheck.chart.model import ABANDONED, Chart, Track, done_actor, error_actor
 from flowcheck.explore.graph import explore
 from flowcheck.project import Machine
+from flowcheck.semantics import start
 from flowcheck.traces.automaton import Automaton
 from flowcheck.traces.check import check
 from flowcheck.traces.format import TraceEvent, parse
-from flowcheck.traces.replay import automata_by_name
+from flowcheck.traces.replay import Replay, automata_by_name
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ROOT / "conformance" / "node_modules"
@@ -174,6 +175,52 @@ def test_every_run_xstate_writes_fits_its_flow(walks: Walks,
         assert counts[flow].complete > 0, counts[flow]
     assert counts["checkout"].runs > 40 and counts["generation"].runs > 40
     assert sum(c.lines for c in counts.values()) == len(walks.lines)
+
+
+@needs_node
+def test_each_run_is_explained_by_events_the_stepper_replays_to_its_lines(
+        walks: Walks, models: dict[str, Automaton]) -> None:
+    """The explanation of a run (the untracked events inferred between its lines) is a
+    real run of the flow: replayed on the Stepper, its steps send the run's lines, each
+    step's from the line the explanation gives it."""
+    events = walks.events()
+    by_run: dict[tuple[str, str, int], list[TraceEvent]] = defaultdict(list)
+    replay = Replay(models, witness=True)
+    explained = 0
+    silent = 0
+    ends = list(replay.runs(events))
+    starts = sorted((r.first_line, r) for r in ends)
+    for ev in events:
+        flow = models[ev.flow].chart.id
+        owner = max((r for line, r in starts if line <= ev.line and r.session == ev.session
+                     and r.flow == flow), key=lambda r: r.first_line)
+        by_run[(owner.session, owner.flow, owner.first_line)].append(ev)
+    for run in ends:
+        auto = models[run.flow]
+        assert run.edges is not None
+        story = auto.explain(run.edges)
+        lines = by_run[(run.session, run.flow, run.first_line)]
+        snap, log = start(auto.stepper, story.input)
+        sent: list[tuple[str, dict[str, Any]]] = [
+            (e.action.event, dict(e.action.properties)) for e in log
+            if isinstance(e.action, Track)]
+        for step in story.steps:
+            if step.line is not None:
+                assert step.line == len(sent), (run.session, step)
+            else:
+                silent += 1
+            snap, log = auto.stepper.step(snap, step.event, step.payload)
+            tracked = [(e.action.event, dict(e.action.properties)) for e in log
+                       if isinstance(e.action, Track)]
+            assert bool(tracked) == (step.line is not None), (run.session, step)
+            sent += tracked
+        assert len(sent) == len(lines) == run.lines, run.session
+        for (event, literal), line in zip(sent, lines, strict=True):
+            assert line.event == event
+            assert all(line.properties.get(k) == v for k, v in literal.items())
+        explained += 1
+    assert explained == len(ends) > 250
+    assert silent > 50  # typed-in form fields and the like, inferred
 
 
 # -- drift ------------------------------------------------------------------------------------

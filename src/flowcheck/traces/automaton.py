@@ -102,6 +102,33 @@ class _Step(NamedTuple):
     items: tuple[int, ...]
     events: tuple[str, ...]
     fired: tuple[TransitionKey, ...]
+    letter: int
+    """The first letter of the alphabet that takes this step."""
+
+
+_Back = tuple[Hyp, tuple[TransitionKey, ...], int, int]
+"""Where a hypothesis came from: the hypothesis before the line, the chart transitions
+the step took (when the line began it), the snapshot the step started from (after the
+silent steps from the earlier hypothesis) and its letter (-1: the line went on with a
+step already begun)."""
+
+
+class Step(NamedTuple):
+    """One step of an explained run: the event (with its payload) that caused it, and the
+    index of the run's line that its tracked events begin with (None for a step that
+    tracks nothing)."""
+
+    event: str
+    payload: dict[str, Any]
+    line: int | None
+
+
+class Explanation(NamedTuple):
+    """How the model explains a run: the input the flow was started with (None: its
+    default context) and the steps, each with the lines it sent."""
+
+    input: dict[str, Any] | None
+    steps: list[Step]
 
 
 class _Shape(NamedTuple):
@@ -139,8 +166,8 @@ class Automaton:
         self.snapshots: list[Snapshot] = []
         self._node_ids: dict[Snapshot, int] = {}
         self._tracked: list[list[_Step] | None] = []
-        self._silent: list[list[int] | None] = []
-        self._closures: dict[int, tuple[int, ...]] = {}
+        self._silent: list[dict[int, int] | None] = []
+        self._closures: dict[int, dict[int, tuple[int, int] | None]] = {}
         self.items: list[Item] = []
         self._item_ids: dict[Item, int] = {}
         self._literal: list[dict[str, Any]] = []
@@ -154,11 +181,12 @@ class Automaton:
         """(state, observation) -> edge number, or :data:`DEAD`."""
         self.edge_dst: list[int] = []
         """The state each edge leads to."""
-        self._edge_back: list[dict[Hyp, tuple[Hyp, tuple[TransitionKey, ...]]]] = []
+        self._edge_back: list[dict[Hyp, _Back]] = []
         self.edge_items: list[tuple[Item, ...]] = []
         """The tracked events (of the chart) each edge's line matched, in a stable order."""
         self._shapes = _shapes(_tracks(chart))
         self._initial_fired: dict[int, tuple[TransitionKey, ...]] = {}
+        self._inputs: dict[int, dict[str, Any] | None] = {}
         self.start = self._start(exploration.roots)
         """The state before a run's first line."""
 
@@ -262,12 +290,37 @@ class Automaton:
         hyp = min(hyps, key=lambda h: (h[1] != 0, not self._is_done(h[0])))
         steps: list[tuple[TransitionKey, ...]] = []
         for edge in reversed(edges):
-            hyp, fired = self._edge_back[edge][hyp]
+            hyp, fired, _, _ = self._edge_back[edge][hyp]
             steps.append(fired)
         out = list(self._initial_fired.get(hyp[0], ()))
         for fired in reversed(steps):
             out.extend(fired)
         return out
+
+    def explain(self, edges: Sequence[int]) -> Explanation:
+        """One explanation of a run, from the edges its lines took: the events that caused
+        its steps, silent ones included, each with the line its telemetry begins with.
+        Replayed on the Stepper from the input given, they send the run's lines."""
+        if not edges:
+            return Explanation(None, [])
+        hyps = self._sets[self.edge_dst[edges[-1]]]
+        hyp = min(hyps, key=lambda h: (h[1] != 0, not self._is_done(h[0])))
+        backwards: list[Step] = []
+        for index in range(len(edges) - 1, -1, -1):
+            hyp, _, near, letter = self._edge_back[edges[index]][hyp]
+            if letter < 0:
+                continue
+            event, payload, _, _ = self._table[letter]
+            backwards.append(Step(event, dict(payload), index))
+            parents = self._closures[hyp[0]]
+            link = parents[near]
+            while link is not None:
+                near, silent = link
+                event, payload, _, _ = self._table[silent]
+                backwards.append(Step(event, dict(payload), None))
+                link = parents[near]
+        backwards.reverse()
+        return Explanation(self._inputs.get(hyp[0]), backwards)
 
     @property
     def states(self) -> int:
@@ -277,7 +330,7 @@ class Automaton:
     # -- building ------------------------------------------------------------------------------
 
     def _start(self, roots: Iterable[dict[str, Any] | None]) -> int:
-        hyps: dict[Hyp, tuple[Hyp, tuple[TransitionKey, ...]]] = {}
+        hyps: dict[Hyp, None] = {}
         for given in roots:
             guards = (given or {}).get(OPAQUE_GUARDS)
             trace = MacrostepTrace()
@@ -289,26 +342,28 @@ class Automaton:
                 continue
             node = self._node(snap)
             self._initial_fired.setdefault(node, tuple(self._key(t) for t in trace.fired))
+            self._inputs.setdefault(node, given)
             items = tuple(self._item(e.action) for e in log if isinstance(e.action, Track))
-            hyps.setdefault((node, self._rest((START,), items)), ((-1, 0), ()))
+            hyps.setdefault((node, self._rest((START,), items)), None)
         return self._set(tuple(sorted(hyps)))
 
     def _compute(self, state: int, obs: Obs) -> int:
-        reached: dict[Hyp, tuple[Hyp, tuple[TransitionKey, ...]]] = {}
+        reached: dict[Hyp, _Back] = {}
         matched: dict[int, None] = {}
         for hyp in self._sets[state]:
             node, rest = hyp
             if rest:
                 events, items = self._rests[rest]
                 if self.matches(items[0], obs):
-                    reached.setdefault((node, self._rest(events, items[1:])), (hyp, ()))
+                    reached.setdefault((node, self._rest(events, items[1:])),
+                                       (hyp, (), node, -1))
                     matched[items[0]] = None
                 continue
             for near in self._closure(node):
                 for step in self._steps(near):
                     if self.matches(step.items[0], obs):
                         nxt = (step.dst, self._rest(step.events, step.items[1:]))
-                        reached.setdefault(nxt, (hyp, step.fired))
+                        reached.setdefault(nxt, (hyp, step.fired, near, step.letter))
                         matched[step.items[0]] = None
         if not reached:
             return DEAD
@@ -378,27 +433,29 @@ class Automaton:
             assert steps is not None
         return steps
 
-    def _closure(self, node: int) -> tuple[int, ...]:
-        """``node`` and every snapshot reached from it by steps that track nothing."""
+    def _closure(self, node: int) -> dict[int, tuple[int, int] | None]:
+        """``node`` and every snapshot reached from it by steps that track nothing, each
+        with the snapshot and letter of a shortest such path to it (None for ``node``)."""
         found = self._closures.get(node)
         if found is None:
-            seen = {node: None}
-            stack = [node]
-            while stack:
-                current = stack.pop()
-                if self._silent[current] is None:
+            seen: dict[int, tuple[int, int] | None] = {node: None}
+            queue = [node]
+            for current in queue:  # breadth first: the paths are shortest
+                silent = self._silent[current]
+                if silent is None:
                     self._expand(current)
-                for nxt in self._silent[current] or ():
+                    silent = self._silent[current]
+                for nxt, letter in (silent or {}).items():
                     if nxt not in seen:
-                        seen[nxt] = None
-                        stack.append(nxt)
-            found = self._closures[node] = tuple(seen)
+                        seen[nxt] = (current, letter)
+                        queue.append(nxt)
+            found = self._closures[node] = seen
         return found
 
     def _expand(self, node: int) -> None:
         snap = self.snapshots[node]
         tracked: dict[tuple[int, tuple[int, ...]], _Step] = {}
-        silent: dict[int, None] = {}
+        silent: dict[int, int] = {}
         if not self.stepper.is_stopped(snap):
             for li in self._letters_for(snap.configuration):
                 event, payload, _, _ = self._table[li]
@@ -410,17 +467,17 @@ class Automaton:
                 items = tuple(self._item(e.action) for e in log if isinstance(e.action, Track))
                 if not items:
                     if nxt != snap:
-                        silent.setdefault(self._node(nxt), None)
+                        silent.setdefault(self._node(nxt), li)
                     continue
                 dst = self._node(nxt)
                 known = tracked.get((dst, items))
                 if known is None:
                     fired = tuple(self._key(t) for t in trace.fired)
-                    tracked[(dst, items)] = _Step(dst, items, (event,), fired)
+                    tracked[(dst, items)] = _Step(dst, items, (event,), fired, li)
                 elif event not in known.events:
                     tracked[(dst, items)] = known._replace(events=(*known.events, event))
         self._tracked[node] = list(tracked.values())
-        self._silent[node] = list(silent)
+        self._silent[node] = silent
 
     def _letters_for(self, config: int) -> list[int]:
         found = self._applicable.get(config)

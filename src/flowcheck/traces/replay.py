@@ -70,7 +70,11 @@ class RunEnd:
     outcome: Outcome
     deviation: Deviation | None = None
     transitions: list[TransitionKey] | None = None
-    """One explanation of the run (its fitting lines), when asked for."""
+    """The chart transitions of one explanation of the run (its fitting lines), when asked
+    for (``witness``)."""
+    edges: array[int] | None = None
+    """The automaton's edges the run's fitting lines took, when asked for (``witness``):
+    ``Automaton.explain(edges)`` gives the events of one explanation."""
     tracker: Tracker | None = None
 
 
@@ -208,7 +212,7 @@ class Replay:
             transitions = run.automaton.witness(run.edges)
         return RunEnd(run.session, run.flow, run.first_line, run.last_line or run.first_line,
                       run.started, run.ended or run.started, run.lines, outcome,
-                      transitions=transitions, tracker=run.tracker)
+                      transitions=transitions, edges=run.edges, tracker=run.tracker)
 
 
 def automata_by_name(named: Mapping[str, Automaton]) -> dict[str, Automaton]:
