@@ -5,10 +5,17 @@ per size, configurations/s, transitions/s (letters tried: each is one full macro
 time per transition (the growth curve) and, at one size, peak memory per configuration.
 In the same run, on the same exported chart, it times xstate/graph ``getShortestPaths``
 in Node and a breadth-first search driving python-statemachine instances, and prints
-flowcheck's rate as a ratio of each.
+flowcheck's rate as a ratio of each. The full run adds a size of over 10^7
+configurations, explored with the default limits (it stops, bounded, at the default
+1,000,000 configurations) and with only the configuration limit raised (memory and time
+limits as shipped): each row says whether it completed and at what rate.
 
-    python bench/explore.py            # full run (a few minutes)
-    python bench/explore.py --quick    # under a minute
+Every target is printed with the value measured and whether it is met, and the load
+average of the machine before and after (the rates are wall-clock rates: on a busy
+machine they are lower).
+
+    python bench/explore.py            # full run (several minutes)
+    python bench/explore.py --quick    # about a minute
     python bench/explore.py --json     # one JSON object
 """
 
@@ -17,6 +24,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -33,22 +41,32 @@ sys.path.insert(0, str(HERE))
 from synthetic import synthetic_flow  # noqa: E402
 
 from flowcheck.declare import read_chart  # noqa: E402
-from flowcheck.explore.graph import Exploration, alphabet, explore  # noqa: E402
+from flowcheck.explore.graph import Exploration, Limits, alphabet, explore  # noqa: E402
 from flowcheck.formats.xstate.export import export_config  # noqa: E402
 from flowcheck.formats.xstate.manifest import build_manifest  # noqa: E402
 
 # (steps, parallel help panel, retry budget): from about 10^3 to over 10^6 configurations.
 FULL_SIZES = [(4, False, 2), (6, False, 2), (8, True, 2), (9, True, 3)]
 QUICK_SIZES = [(3, False, 2), (5, False, 2), (7, True, 2), (8, True, 2)]
+HUGE_SIZE = (11, True, 3)  # over 10^7 configurations
+HUGE_MAX_CONFIGURATIONS = 50_000_000
+
+TARGETS = {
+    "configurations_per_s": (250_000, "at least"),
+    "transitions_per_s": (1_000_000, "at least"),
+    "bytes_per_configuration": (250, "at most"),
+    "time_per_transition_growth": (1.5, "at most"),
+}
 
 
-def _explore(steps: int, parallel: bool, retries: int = 2) -> tuple[Exploration, Any]:
+def _explore(steps: int, parallel: bool, retries: int = 2,
+             limits: Limits | None = None) -> tuple[Exploration, Any]:
     flow = synthetic_flow(steps=steps, values=3, retries=retries, parallel=parallel)
     chart = read_chart(flow, "synthetic")
     gc.collect()
     gc.disable()
     try:
-        result = explore(chart, max_configurations=5_000_000)
+        result = explore(chart, limits=limits or Limits(configurations=5_000_000))
     finally:
         gc.enable()
     return result, chart
@@ -123,6 +141,42 @@ def _value(machine: Any) -> Any:
     return type(value)(value) if not isinstance(value, str) else value
 
 
+def _load() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def _huge(say: Any) -> list[dict[str, Any]]:
+    """The 10^7 size, with the default limits, then with only the configuration limit
+    raised: one row each, completed or bounded (and where), with its rate."""
+    rows = []
+    steps, parallel, retries = HUGE_SIZE
+    raised = Limits(configurations=HUGE_MAX_CONFIGURATIONS)
+    for label, limits in (("default limits", Limits()), ("configurations raised", raised)):
+        result, _ = _explore(steps, parallel, retries, limits)
+        row = {"limits": label, "configurations": result.configurations,
+               "transitions": result.steps, "seconds": result.seconds,
+               "complete": result.complete, "limit": result.limit,
+               "configurations_per_s": result.configurations / result.seconds,
+               "transitions_per_s": result.steps / result.seconds}
+        rows.append(row)
+        state = "complete" if result.complete else f"BOUNDED at the {result.limit} limit"
+        say(f"  {label:22s} {result.configurations:>10} configurations {result.steps:>11} "
+            f"transitions {result.seconds:7.1f} s  {row['configurations_per_s']:>9.0f} "
+            f"configs/s {row['transitions_per_s']:>9.0f} trans/s  {state}")
+        del result
+        gc.collect()
+    return rows
+
+
+def _verdict(name: str, value: float) -> tuple[bool, str]:
+    target, sense = TARGETS[name]
+    met = value >= target if sense == "at least" else value <= target
+    return met, f"{name}: {value:,.2f} ({sense} {target:,}): {'met' if met else 'NOT MET'}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, under a minute")
@@ -130,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     say = (lambda *_: None) if args.json else print
+    load_before = _load()
 
     rows = []
     say(f"{'steps':>5} {'par':>3} {'configs':>9} {'transitions':>11} {'seconds':>8} "
@@ -148,7 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     largest, smallest = rows[-1], rows[0]
     growth = (largest["seconds"] / largest["transitions"]) / (
         smallest["seconds"] / smallest["transitions"])
-    say(f"time per transition, largest / smallest size: {growth:.2f}")
+    per = [r["seconds"] / r["transitions"] for r in rows]
+    spread = max(per) / min(per)
+    say(f"time per transition, largest / smallest size: {growth:.2f} "
+        f"(slowest / fastest size: {spread:.2f})")
 
     mem_steps, mem_parallel, _ = sizes[-2]
     bytes_per = _memory_per_configuration(mem_steps, mem_parallel)
@@ -178,17 +236,37 @@ def main(argv: list[str] | None = None) -> int:
         f"  (per event sent: {ours_tps / psm_eps:.1f}x; flowcheck skips letters no active"
         " state handles, the library search sends every letter)")
 
+    huge: list[dict[str, Any]] = []
+    if not args.quick:
+        say(f"\nover 10^7 configurations (steps={HUGE_SIZE[0]}, parallel, "
+            f"retries={HUGE_SIZE[2]}):")
+        huge = _huge(say)
+
     best = max(rows, key=lambda r: r["configurations"])
-    summary = {
+    summary: dict[str, Any] = {
         "transitions_per_s": best["transitions"] / best["seconds"],
         "configurations_per_s": best["configurations"] / best["seconds"],
         "vs_xstate_graph": vs_graph,
         "vs_statemachine_bfs": vs_psm,
         "bytes_per_configuration": bytes_per,
         "time_per_transition_growth": growth,
+        "time_per_transition_spread": spread,
         "sizes": [{"configurations": r["configurations"], "transitions": r["transitions"],
-                   "seconds": r["seconds"]} for r in rows],
+                   "seconds": r["seconds"],
+                   "configurations_per_s": r["configurations"] / r["seconds"],
+                   "transitions_per_s": r["transitions"] / r["seconds"]} for r in rows],
+        "huge": huge,
+        "quick": args.quick,
+        "load_average": {"before": load_before, "after": _load()},
     }
+    say(f"\ntargets (largest size, {best['configurations']} configurations; load average "
+        f"before {load_before}, after {summary['load_average']['after']}):")
+    targets = {}
+    for name in TARGETS:
+        met, line = _verdict(name, summary[name])
+        targets[name] = met
+        say(f"  {line}")
+    summary["targets_met"] = targets
     if args.json:
         print(json.dumps(summary, indent=2))
     return 0

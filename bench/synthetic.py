@@ -45,8 +45,12 @@ def synthetic_flow(
     retries: int = 2,
     parallel: bool = False,
     history: bool = False,
+    name: str | None = None,
+    module: str = __name__,
 ) -> type[Flow]:
-    """A Flow subclass with ``steps`` wizard steps (see the module docstring)."""
+    """A Flow subclass with ``steps`` wizard steps (see the module docstring), named
+    ``name`` (default ``Synthetic<steps>``) and declared in ``module`` (a flow module of a
+    project calls it with its own ``__name__``)."""
     fields: dict[str, Any] = {f"field{i}": (str, "") for i in range(steps)}
     fields["retries"] = (int, 0)
     fields["error"] = (str | None, None)
@@ -133,9 +137,9 @@ def synthetic_flow(
     if parallel:
         ns["HELP_OPENED"] = help_state.helpClosed.to(help_state.helpOpen)
         ns["HELP_CLOSED"] = help_state.helpOpen.to(help_state.helpClosed)
-    ns["flow_id"] = "synthetic"
+    ns["flow_id"] = name[:1].lower() + name[1:] if name else "synthetic"
     ns["Context"] = context
     ns["payloads"] = payloads
-    ns["__module__"] = __name__
+    ns["__module__"] = module
     ns["__doc__"] = f"Synthetic wizard: {steps} steps x {values} values."
-    return type(Flow)(f"Synthetic{steps}", (Flow,), ns)  # type: ignore[no-any-return]
+    return type(Flow)(name or f"Synthetic{steps}", (Flow,), ns)  # type: ignore[no-any-return]

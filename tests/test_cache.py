@@ -247,3 +247,29 @@ def test_the_cache_lives_where_settings_say_and_keeps_itself_out_of_git(
     assert (directory / ".gitignore").read_text(encoding="utf-8").splitlines()[-1] == "*"
     assert (directory / "CACHEDIR.TAG").read_text(encoding="utf-8").startswith(
         "Signature: 8a477f597d28d172789f06886806bc55")
+
+
+def test_the_export_check_from_the_cache_says_what_the_full_comparison_says(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = _project(monkeypatch)
+    config = project.root / "exports" / "generation.json"
+    original = config.read_text(encoding="utf-8")
+    lines = original.splitlines(keepends=True)
+    lines[2] = lines[2].rstrip("\n") + " \n"  # a trailing space: stale from line 3 on
+    config.write_text("".join(lines), encoding="utf-8")
+    (project.root / "exports" / "gone.machine.ts").write_text("// orphan\n", encoding="utf-8")
+
+    def checks(*extra: str) -> list[dict[str, Any]]:
+        main(["check", "--examples", "0", "--jobs", "1", "--format", "json", *extra])
+        found: list[dict[str, Any]] = json.loads(capsys.readouterr().out)["checks"]
+        return found
+
+    full = checks("--no-cache")
+    assert checks() == full and checks() == full  # cold, then warm
+    assert {c["name"]: c["state"] for c in full if c["suite"] == "exports"}[
+        "exports/generation.json"] == "stale"
+    config.write_text(original, encoding="utf-8")
+    (project.root / "exports" / "gone.machine.ts").unlink()
+    assert checks() == checks("--no-cache")
+    assert all(c["ok"] for c in checks())

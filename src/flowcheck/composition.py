@@ -67,13 +67,39 @@ def components(charts: dict[str, Chart]) -> dict[str, tuple[str, ...]]:
     """Per flow, the flows it is composed with, itself included: those linked to it by
     child-flow invokes, either way and transitively. A flow's environment depends on its
     component and on nothing else, so the verification cache keys a verdict on it."""
-    group = {name: {name} for name in charts}
-    for parent, _, _, child in _links(charts):
-        if group[parent] is not group[child]:
-            merged = group[parent] | group[child]
+    return components_of({name: linking(chart) for name, chart in charts.items()})
+
+
+Linking = tuple[str, tuple[str, ...]]
+"""What composition needs of a flow: its XState id and the ``src`` of its child-flow
+invokes."""
+
+
+def linking(chart: Chart) -> Linking:
+    return chart.id, tuple(inv.src for _, inv in chart.invokes() if inv.kind == "flow")
+
+
+def components_of(flows: dict[str, Linking]) -> dict[str, tuple[str, ...]]:
+    """:func:`components` from each flow's :func:`linking` (name -> (id, child srcs)),
+    without the charts: what the verification cache keeps per flow. Children are found as
+    :func:`child_of` finds them."""
+    ids = {name: flow_id for name, (flow_id, _) in flows.items()}
+
+    def child(src: str) -> str | None:
+        if src in flows:
+            return src
+        return next((name for name, flow_id in ids.items() if flow_id == src), None)
+
+    group = {name: {name} for name in flows}
+    for parent, (_, children) in flows.items():
+        for src in children:
+            found = child(src)
+            if found is None or group[parent] is group[found]:
+                continue
+            merged = group[parent] | group[found]
             for name in merged:
                 group[name] = merged
-    return {name: tuple(sorted(group[name])) for name in charts}
+    return {name: tuple(sorted(group[name])) for name in flows}
 
 
 def environments(charts: dict[str, Chart]) -> dict[str, Environment]:

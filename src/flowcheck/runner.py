@@ -257,29 +257,30 @@ def _write(store: Cache, prints: Fingerprints, key: str, report: MachineReport,
 def project_components(settings: Settings, prints: Fingerprints, store: Cache | None,
                        project: dict[str, Path], targets: list[Target]
                        ) -> dict[str, tuple[str, ...]]:
-    """Per project flow, the flows it is composed with (itself included). They depend on
-    every flow's chart, so they are kept in the cache under the digest of every flow's
-    module closure; computing them loads every flow."""
-    from flowcheck.composition import components
+    """Per project flow, the flows it is composed with (itself included). What composition
+    needs of each flow (its id and the children it invokes) is kept in the cache under the
+    flow's module closure, so only the flows that changed are loaded to find it."""
+    from flowcheck.composition import Linking, components_of, linking
 
-    key = digest_of({"tool": prints.tool(),
-                     "flows": {name: prints.closure(path) for name, path in project.items()}})
-    entry = store.read("projects", key) if store is not None else None
-    found = entry.get("components") if entry is not None else None
-    if isinstance(found, dict) and set(found) == set(project):
-        return {name: tuple(str(m) for m in members) for name, members in found.items()}
     loaded = {t.source.resolve(): t for t in targets if t.kind == "flow"}
-    charts: dict[str, Chart] = {}
+    flows: dict[str, Linking] = {}
     for name, path in project.items():
+        key = digest_of({"tool": prints.tool(), "flow": name,
+                         "sources": prints.closure(path)})
+        entry = store.read("flows", key) if store is not None else None
+        if entry is not None and isinstance(entry.get("id"), str) and isinstance(
+                entry.get("children"), list):
+            flows[name] = (entry["id"], tuple(str(c) for c in entry["children"]))
+            continue
         target = loaded.get(path) or Target(name, path, "flow", project=True)
         try:
-            charts[name] = target.load()
+            flows[name] = linking(target.load())
         except FlowcheckError:
             continue  # a broken flow is reported when it is verified itself
-    result = components(charts)
+        if store is not None:
+            store.write("flows", key, {"id": flows[name][0], "children": list(flows[name][1])})
+    result = components_of(flows)
     result.update({name: (name,) for name in project if name not in result})
-    if store is not None and len(charts) == len(project):
-        store.write("projects", key, {"components": {k: list(v) for k, v in result.items()}})
     return result
 
 

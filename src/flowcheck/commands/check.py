@@ -21,7 +21,7 @@ from flowcheck.commands import verify
 from flowcheck.errors import FlowcheckError
 from flowcheck.formats import reports as fmt_reports
 from flowcheck.formats.drift import ExportFile
-from flowcheck.project import Settings, find_settings, machine_files, select
+from flowcheck.project import Settings, find_settings, load_machine, machine_files, select
 
 
 def run(machines: Path | None, fmt: str, output_path: Path | None, examples: int | None,
@@ -48,55 +48,76 @@ def run(machines: Path | None, fmt: str, output_path: Path | None, examples: int
 def _exports(settings: Settings, store: Cache | None = None) -> list[ExportFile] | None:
     """The export files compared with what export writes (None: export is unavailable).
 
-    What export writes depends on flowcheck and on the flows only, so once every file was
-    found up to date, their digests are kept in the cache under those: the next run with
-    the same flows compares digests and never loads a flow. Any difference is looked at
-    the slow way, for the line it starts at."""
+    What export writes for a flow depends on flowcheck and on that flow's module only, so
+    once a flow's files were found up to date, their digests are kept in the cache under
+    those: the next run compares digests and loads only the flows that changed (a stale
+    file is always looked at the slow way, for the line it starts at)."""
+    from flowcheck.formats.drift import compare, orphan_files
+
+    if store is None:
+        return _compare_all(settings)
+    prints = Fingerprints(settings, store)
+    try:
+        paths = machine_files(settings)
+    except FlowcheckError:
+        return _compare_all(settings)
+    directory = settings.exports.resolve()
+    known: dict[str, list[ExportFile]] = {}
+    keys: dict[str | None, str] = {}
+    for path in paths:
+        keys[path.stem] = digest_of({"tool": prints.tool(), "flow": path.stem,
+                                     "sources": prints.closure(path),
+                                     "exports": str(directory)})
+        found = _unchanged(directory, store.read("exports", keys[path.stem]), path.stem)
+        if found is not None:
+            known[path.stem] = found
+    keys[None] = digest_of({"tool": prints.tool(), "shared": True, "exports": str(directory)})
+    shared = _unchanged(directory, store.read("exports", keys[None]), None)
+    missed = [p for p in paths if p.stem not in known]
+    if missed or shared is None:
+        try:
+            fresh = compare(settings, [load_machine(p) for p in missed], orphans=False)
+        except ImportError:
+            output.warn("export --check skipped: the export command is not available")
+            return None
+        groups: dict[str | None, list[ExportFile]] = {}
+        for f in fresh:
+            groups.setdefault(f.flow, []).append(f)
+        for flow, group in groups.items():
+            if all(f.ok for f in group):
+                store.write("exports", keys[flow], {"files": [
+                    [f.path.name, _digest(f.path)] for f in group]})
+        known.update({k: v for k, v in groups.items() if k is not None})
+        shared = groups.get(None, [])
+    files = [f for path in paths for f in known.get(path.stem, [])] + (shared or [])
+    return files + orphan_files(directory, {f.path for f in files})
+
+
+def _compare_all(settings: Settings) -> list[ExportFile] | None:
     from flowcheck.formats.drift import compare
 
-    key = None
-    if store is not None:
-        prints = Fingerprints(settings, store)
-        try:
-            flows = {p.stem: prints.closure(p) for p in machine_files(settings)}
-        except FlowcheckError:  # the full comparison says what is wrong
-            flows = None
-        if flows is not None:
-            key = digest_of({"tool": prints.tool(), "flows": flows,
-                             "exports": str(settings.exports)})
-            known = _unchanged(settings, store.read("exports", key))
-            if known is not None:
-                return known
     try:
-        files = compare(settings, select(settings, []))
+        return compare(settings, select(settings, []))
     except ImportError:
         output.warn("export --check skipped: the export command is not available")
         return None
-    if store is not None and key is not None and files and all(f.ok for f in files):
-        store.write("exports", key, {"files": [
-            [f.path.name, _digest(f.path), f.flow] for f in files]})
-    return files
 
 
-def _unchanged(settings: Settings, entry: dict[str, Any] | None) -> list[ExportFile] | None:
-    """The export files, all up to date, when each has the digest ``entry`` keeps and no
-    other generated-looking file is there; else None."""
-    from flowcheck.formats.drift import orphan_files
-
+def _unchanged(directory: Path, entry: dict[str, Any] | None, flow: str | None
+               ) -> list[ExportFile] | None:
+    """The files ``entry`` keeps, all up to date, when each still has its digest; else
+    None."""
     if entry is None or not isinstance(entry.get("files"), list):
         return None
-    directory = settings.exports.resolve()
     out: list[ExportFile] = []
     for item in entry["files"]:
-        if not (isinstance(item, list) and len(item) == 3):
+        if not (isinstance(item, list) and len(item) == 2):
             return None
-        name, digest, flow = item
+        name, digest = item
         path = directory / str(name)
         if _digest(path) != digest:
             return None
         out.append(ExportFile(path, "current", flow))
-    if orphan_files(directory, {f.path for f in out}):
-        return None
     return out
 
 
