@@ -17,6 +17,7 @@ from flowcheck import inputs
 from flowcheck.cli import main
 from flowcheck.errors import InputError
 from flowcheck.project import Machine
+from flowcheck.traces import replay as replay_module
 from flowcheck.traces.automaton import Automaton
 from flowcheck.traces.check import allowed_json, check
 from flowcheck.traces.format import TraceEvent, TraceFormatError, parse, read_events
@@ -287,6 +288,30 @@ def test_only_open_runs_are_kept(models: dict[str, Automaton]) -> None:
     assert replay.open_runs == 0
 
 
+def test_with_idle_a_closed_tab_is_cut_off_once_its_run_has_been_quiet_that_long(
+        models: dict[str, Automaton], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A closed tab looks open until the file ends; ``idle`` ends it sooner, so memory
+    follows the runs active at one time, not the tabs closed in a whole file."""
+    monkeypatch.setattr(replay_module, "SWEEP_EVERY", 10)
+    text: list[str] = []
+    for n in range(200):  # a tab every 10 s, each closed on the payment form
+        text += lines(f"s{n}", "checkout", "start", "+paymentDetails", start_ms=T0 + n * 10_000)
+    text += lines("late", "checkout", *HAPPY, start_ms=T0 + 2_000_000)
+    kept = Replay(models)
+    held = max(kept.open_runs for _ in kept.runs(iter(events_of(text))))
+    assert held == 200  # without idle: every closed tab until the file ends
+    idle = Replay(models, idle=60.0)
+    most = 0
+    ends = []
+    for end in idle.runs(iter(events_of(text))):
+        ends.append(end)
+        most = max(most, idle.open_runs)
+    assert most <= 12  # the tabs of the last minute, and those of one sweep
+    assert sorted(e.outcome for e in ends) == ["complete"] + ["cut off"] * 200
+    result = check(events_of(text), models, idle=60.0)
+    assert (result.flows["checkout"].cut_off, result.deviating) == (200, 0)
+
+
 # -- the command --------------------------------------------------------------------------------
 
 
@@ -298,7 +323,8 @@ def run_cli(tmp_path: Path, text: list[str], *args: str) -> int:
 
 def test_check_exits_0_when_every_run_fits(tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    code = run_cli(tmp_path, lines("a", "checkout", *HAPPY) + lines("b", "checkout", *HAPPY[:3]))
+    code = run_cli(tmp_path, lines("a", "checkout", *HAPPY) + lines("b", "checkout", *HAPPY[:3]),
+                   "--idle", "1800")
     out = capsys.readouterr().out
     assert code == 0
     assert "checkout: 2 run(s), 11 line(s): 2 fit (1 complete, 1 cut off mid-flow), 0 deviate" \

@@ -263,35 +263,44 @@ TRACE_FILE = click.argument("file", type=click.Path(path_type=Path, dir_okay=Fal
 TRACE_FLOW = click.option("--flow", default=None, metavar="NAME",
                           help="Replay this flow only (machine name or XState id); lines of "
                                "other flows are skipped.")
+TRACE_IDLE = click.option("--idle", type=click.FloatRange(min=0, min_open=True), default=None,
+                          metavar="SECONDS",
+                          help="Take a run without a line for this long as cut off (a closed "
+                               "tab), so it is not kept until the file ends; make it longer "
+                               "than any pause of a user.")
 
 
 @traces.command("check")
 @MACHINES
 @TRACE_FILE
 @TRACE_FLOW
+@TRACE_IDLE
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
-def traces_check(machines: Path | None, file: Path, flow: str | None, fmt: str) -> int:
+def traces_check(machines: Path | None, file: Path, flow: str | None, idle: float | None,
+                 fmt: str) -> int:
     """Replay every session of FILE against its flow; exit 1 if any deviates."""
     from flowcheck.commands import traces as command
 
-    return int(command.run_check(machines=machines, file=file, flow=flow, fmt=fmt))
+    return int(command.run_check(machines=machines, file=file, flow=flow, fmt=fmt, idle=idle))
 
 
 @traces.command("report")
 @MACHINES
 @TRACE_FILE
 @TRACE_FLOW
+@TRACE_IDLE
 @click.option("--format", "fmt", type=click.Choice(["html", "json"]), default="html",
               show_default=True)
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write the report here (default: stdout).")
-def traces_report(machines: Path | None, file: Path, flow: str | None, fmt: str,
-                  out: Path | None) -> int:
+def traces_report(machines: Path | None, file: Path, flow: str | None, idle: float | None,
+                  fmt: str, out: Path | None) -> int:
     """Funnel, failures and retries, abandonment, untaken transitions, time per step."""
     from flowcheck.commands import traces as command
 
-    return int(command.run_report(machines=machines, file=file, flow=flow, fmt=fmt, out=out))
+    return int(command.run_report(machines=machines, file=file, flow=flow, fmt=fmt, out=out,
+                                  idle=idle))
 
 
 def main(argv: list[str] | None = None) -> int:

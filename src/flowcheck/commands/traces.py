@@ -24,11 +24,12 @@ from flowcheck.traces.replay import automata_by_name
 SHOWN_PATTERNS = 20
 
 
-def run_check(machines: Path | None, file: Path, flow: str | None, fmt: str) -> int:
+def run_check(machines: Path | None, file: Path, flow: str | None, fmt: str,
+              idle: float | None = None) -> int:
     settings = find_settings(machines=machines)
     automata = _automata(settings, flow)
     result = check(read_events(file), automata, skip_others=flow is not None,
-                   keep=fmt == "json", source=str(file))
+                   keep=fmt == "json", source=str(file), idle=idle)
     if fmt == "json":
         output.print_json(result.to_json())
     else:
@@ -37,14 +38,14 @@ def run_check(machines: Path | None, file: Path, flow: str | None, fmt: str) -> 
 
 
 def run_report(machines: Path | None, file: Path, flow: str | None, fmt: str,
-               out: Path | None) -> int:
+               out: Path | None, idle: float | None = None) -> int:
     from flowcheck.traces.html import render
     from flowcheck.traces.report import report
 
     settings = find_settings(machines=machines)
     automata = _automata(settings, flow)
     data = report(read_events(file), automata, skip_others=flow is not None,
-                  source=file.name)
+                  source=file.name, idle=idle)
     text = (json.dumps(data, indent=2) + "\n") if fmt == "json" else render(data)
     if out is None:
         sys.stdout.write(text)

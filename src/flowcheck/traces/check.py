@@ -90,14 +90,14 @@ class CheckResult:
 
 
 def check(events: Iterable[TraceEvent], automata: Mapping[str, Automaton], *,
-          skip_others: bool = False, keep: bool = False, source: str = "<trace>"
-          ) -> CheckResult:
+          skip_others: bool = False, keep: bool = False, source: str = "<trace>",
+          idle: float | None = None) -> CheckResult:
     """Replay ``events`` against ``automata`` (keyed by every name a line may give) and count
     how each run ended. ``keep`` keeps every deviating run (memory grows with them);
     otherwise only the kinds of deviation, with a few examples each. ``source`` names the
-    file in errors."""
+    file in errors; ``idle`` ends runs without a line for that many seconds (cut off)."""
     started = time.perf_counter()
-    replay = Replay(automata, skip_others=skip_others, source=source)
+    replay = Replay(automata, skip_others=skip_others, source=source, idle=idle)
     flows = {a.chart.id: FlowCounts(a.chart.id) for a in automata.values()}
     patterns: dict[tuple[Any, ...], Pattern] = {}
     kept: list[RunEnd] | None = [] if keep else None

@@ -96,8 +96,13 @@ class _Run:
 class _Gone:
     """The marker of a group whose run deviated: its lines are skipped until a new start."""
 
+    def __init__(self, ended: float = float("inf")) -> None:
+        self.ended = ended
+
 
 _GONE = _Gone()
+SWEEP_EVERY = 4096
+"""Lines between two looks for idle runs (with ``idle``)."""
 
 
 @dataclass
@@ -114,6 +119,9 @@ class Replay:
     tracker: TrackerFactory | None = None
     source: str = "<trace>"
     """How errors name the file."""
+    idle: float | None = None
+    """Seconds without a line after which an open run is taken as cut off (a closed tab
+    looks open until the file ends); None: runs stay open until then."""
     lines: int = 0
     """Lines read."""
     skipped: int = 0
@@ -124,15 +132,21 @@ class Replay:
 
     @property
     def open_runs(self) -> int:
-        return sum(1 for r in self._open.values() if r is not _GONE)
+        return sum(1 for r in self._open.values() if type(r) is _Run)
 
     def runs(self, events: Iterable[TraceEvent]) -> Iterator[RunEnd]:
         """Every run of ``events``, as each ends: in the order of the lines that end them,
         then the runs still open when the lines end (cut off), in the order they started."""
         automata = self.automata
         opened = self._open
+        idle = self.idle
+        latest = float("-inf")
         for ev in events:
             self.lines += 1
+            if idle is not None:
+                latest = max(latest, ev.time)
+                if self.lines % SWEEP_EVERY == 0:
+                    yield from self._sweep(latest - idle)
             auto = automata.get(ev.flow)
             if auto is None:
                 if self.skip_others:
@@ -171,10 +185,10 @@ class Replay:
                 else:
                     opened[key] = new
                 continue
-            if run is _GONE:
+            if type(run) is _Gone:
                 self.ignored += 1
                 continue
-            opened[key] = _GONE
+            opened[key] = _Gone(ev.time) if idle is not None else _GONE
             if type(run) is _Run:
                 state = run.state
             else:
@@ -190,6 +204,16 @@ class Replay:
             yield end
         for key, run in list(opened.items()):
             del opened[key]
+            if type(run) is _Run:
+                yield self._end(run, "complete" if run.automaton.may_end(run.state)
+                                else "cut off")
+
+    def _sweep(self, before: float) -> Iterator[RunEnd]:
+        """End the runs whose last line is older than ``before`` (cut off), and forget the
+        markers of deviated runs as old."""
+        opened = self._open
+        for key in [k for k, r in opened.items() if r.ended < before]:
+            run = opened.pop(key)
             if type(run) is _Run:
                 yield self._end(run, "complete" if run.automaton.may_end(run.state)
                                 else "cut off")

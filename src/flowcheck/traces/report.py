@@ -228,14 +228,16 @@ class _RunStats:
 
 
 def report(events: Iterable[TraceEvent], automata: Mapping[str, Automaton], *,
-           skip_others: bool = False, source: str = "") -> dict[str, Any]:
-    """The report of a trace file as JSON-ready data (``source`` names the file)."""
+           skip_others: bool = False, source: str = "", idle: float | None = None
+           ) -> dict[str, Any]:
+    """The report of a trace file as JSON-ready data (``source`` names the file; ``idle``
+    as in :func:`flowcheck.traces.check.check`)."""
     flows: dict[str, _Flow] = {}
     for auto in automata.values():
         if auto.chart.id not in flows:
             flows[auto.chart.id] = _flow(auto)
     replay = Replay(automata, skip_others=skip_others, witness=True, source=source or "<trace>",
-                    tracker=lambda auto: _RunStats(flows[auto.chart.id]))
+                    idle=idle, tracker=lambda auto: _RunStats(flows[auto.chart.id]))
     for run in replay.runs(events):
         _count(flows[run.flow], run)
     return {
