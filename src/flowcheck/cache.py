@@ -54,7 +54,7 @@ from flowcheck import __version__
 
 if TYPE_CHECKING:
     from flowcheck.chart.model import Chart
-    from flowcheck.explore.graph import Limits
+    from flowcheck.explore.limits import Limits
     from flowcheck.project import Settings
     from flowcheck.verification import MachineReport
 
@@ -578,7 +578,7 @@ def _finding_entry(f: Any) -> dict[str, Any]:
         "counterexample": None if cx is None else {
             "events": cx.events, "states": cx.states, "input": cx.input},
         "file": f.file, "line": f.line, "construct": f.construct, "guard": f.guard,
-        "action": f.action,
+        "action": f.action, "kind": f.kind,
     }
 
 
@@ -602,4 +602,4 @@ def _finding_from(data: dict[str, Any]) -> Any:
         property=str(data["property"]), message=str(data["message"]), state=data["state"],
         event=data["event"], counterexample=counterexample, file=data["file"],
         line=data["line"], construct=data["construct"], guard=data["guard"],
-        action=data["action"])
+        action=data["action"], kind=data.get("kind"))

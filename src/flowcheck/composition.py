@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowcheck.chart.expr import evaluate
 from flowcheck.chart.model import Chart, Invoke
-from flowcheck.explore.domains import derive
-from flowcheck.explore.graph import Exploration, Limits, explore
-from flowcheck.semantics import StepError, start
+from flowcheck.explore.limits import Limits
+
+if TYPE_CHECKING:
+    from flowcheck.explore.graph import Exploration
 
 MAX_ROUNDS = 4
 # Composition explores every flow a few times: keep each exploration well inside a CI job.
@@ -128,6 +129,9 @@ def _environments(charts: dict[str, Chart]) -> dict[str, Environment]:
             (p, inv.id): [] for p, _, inv, _ in links}
         for name in sorted(involved):
             chart = charts[name]
+            from flowcheck.explore.domains import derive
+            from flowcheck.explore.graph import explore
+
             domains = derive(chart, outputs[name], inputs[name])
             graph = graphs[name] = explore(chart, domains=domains, limits=_COMPOSITION_LIMITS)
             complete = complete and graph.complete
@@ -169,6 +173,8 @@ def _environments(charts: dict[str, Chart]) -> dict[str, Environment]:
 def _ends(graph: Exploration, started: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """The outputs of the final snapshots reachable from the flow started with one of
     ``started`` (None: from every initial snapshot)."""
+    from flowcheck.semantics import StepError, start
+
     stepper = graph.stepper
     if started is None:
         roots = list(graph.root_nodes)

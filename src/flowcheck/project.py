@@ -19,7 +19,7 @@ from typing import Any
 
 from flowcheck.chart.model import Chart
 from flowcheck.errors import FlowcheckError, MachineError, UnknownNameError
-from flowcheck.explore.graph import (
+from flowcheck.explore.limits import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_MEMORY_MB,
     DEFAULT_MAX_SECONDS,

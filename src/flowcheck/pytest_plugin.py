@@ -255,7 +255,7 @@ def _verify(machine: Machine, settings: Settings, cache: bool = True) -> Machine
     :mod:`flowcheck.cache`), else verified and kept there. Under pytest-xdist the workers
     that run items of one flow verify it once: the first holds the entry's lock, the others
     wait for it and read."""
-    from flowcheck.explore.graph import DEFAULT_EXAMPLES
+    from flowcheck.explore.limits import DEFAULT_EXAMPLES
     from flowcheck.runner import Target, verify_targets
 
     examples = int(settings.raw.get("examples", DEFAULT_EXAMPLES))

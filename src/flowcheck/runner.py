@@ -34,7 +34,7 @@ from flowcheck.cache import (
 )
 from flowcheck.chart.model import Chart
 from flowcheck.errors import FlowcheckError, UnknownNameError
-from flowcheck.explore.graph import DEFAULT_EXAMPLES, Limits, Progress
+from flowcheck.explore.limits import DEFAULT_EXAMPLES, Limits, Progress
 from flowcheck.project import Machine, Settings, machine_files, machine_paths
 from flowcheck.verification import MachineReport, component_environment
 

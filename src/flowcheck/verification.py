@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowcheck.chart.model import Chart, Custom
-from flowcheck.explore.graph import DEFAULT_EXAMPLES, DEFAULT_MAX_CONFIGURATIONS
+from flowcheck.explore.limits import DEFAULT_EXAMPLES, DEFAULT_MAX_CONFIGURATIONS
 from flowcheck.properties import PropertyResult
 
 if TYPE_CHECKING:
     from flowcheck.composition import Environment
     from flowcheck.explore.campaign import Campaign
     from flowcheck.explore.domains import Domains
-    from flowcheck.explore.graph import Exploration, Limits, Progress
+    from flowcheck.explore.graph import Exploration
+    from flowcheck.explore.limits import Limits, Progress
     from flowcheck.project import Machine, Settings
 
 __all__ = ["MachineReport", "component_environment", "project_environment", "verify_chart"]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flowcheck import output, runner
-from flowcheck.explore.graph import Limits
+from flowcheck.explore.limits import Limits
 from flowcheck.formats import reports as fmt_reports
 from flowcheck.formats.atomic import write_atomic
 from flowcheck.project import Settings, find_settings

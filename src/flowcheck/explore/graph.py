@@ -26,7 +26,7 @@ from __future__ import annotations
 import sys
 import time
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -39,6 +39,15 @@ from flowcheck.chart.model import (
     matches_event,
 )
 from flowcheck.explore.domains import Domains, derive
+from flowcheck.explore.limits import (
+    DEFAULT_EXAMPLES,
+    DEFAULT_MAX_CONFIGURATIONS,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_MEMORY_MB,
+    DEFAULT_MAX_SECONDS,
+    Limits,
+    Progress,
+)
 from flowcheck.properties.base import Counterexample
 from flowcheck.semantics import start
 from flowcheck.semantics.compile import Context
@@ -51,33 +60,30 @@ from flowcheck.semantics.stepper import (
     Stepper,
 )
 
-DEFAULT_MAX_CONFIGURATIONS = 1_000_000
-DEFAULT_MAX_DEPTH = 10_000
-DEFAULT_MAX_MEMORY_MB = 2048
-DEFAULT_MAX_SECONDS = 300.0
-DEFAULT_EXAMPLES = 100
-"""Hypothesis examples per flow in the campaign (see :mod:`flowcheck.explore.campaign`)."""
+__all__ = [
+    "DEFAULT_EXAMPLES",
+    "DEFAULT_MAX_CONFIGURATIONS",
+    "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_MEMORY_MB",
+    "DEFAULT_MAX_SECONDS",
+    "Exploration",
+    "ExplorationError",
+    "Letter",
+    "Limits",
+    "Progress",
+    "SnapshotStore",
+    "Snapshots",
+    "alphabet",
+    "explore",
+    "replay",
+]
+
 PROGRESS_EVERY = 2048
 OPAQUE_KEY = OPAQUE_GUARDS
 """Where a letter carries the outcome of each guard flowcheck cannot see into."""
 EDGE_BYTES = 12  # three int32 arrays
 NODE_OVERHEAD = 96  # the index entry, the node number, the list slot and the parent arrays
 
-
-@dataclass(frozen=True)
-class Limits:
-    """When exploration stops early: the first limit reached makes the result bounded.
-
-    ``depth`` bounds the length of the event sequences explored, ``memory_mb`` an estimate
-    of the memory the snapshots and edges take (from their counts, not measured),
-    ``seconds`` the time spent. The defaults keep a CI job safe from a flow whose context
-    grows without bound.
-    """
-
-    configurations: int = DEFAULT_MAX_CONFIGURATIONS
-    depth: int = DEFAULT_MAX_DEPTH
-    memory_mb: int = DEFAULT_MAX_MEMORY_MB
-    seconds: float = DEFAULT_MAX_SECONDS
 
 CONTROL_BITS = 32
 """Bits of a snapshot's key that number its control state (room for 4 billion)."""
@@ -163,9 +169,6 @@ class Snapshots(Sequence[Snapshot]):
         for key in self._store.keys:
             yield decode(key)
 
-
-Progress = Callable[[int, int], None]
-"""Called with (snapshots expanded, snapshots discovered) every few thousand expansions."""
 
 
 @dataclass(frozen=True)
