@@ -102,3 +102,20 @@ def test_replaying_a_counterexample_highlights_the_failure_state(page: Any) -> N
     assert active_states(page) == ["failure", "network_error"]
     expect(page.locator('#diagram [data-state="network_error"]')).to_have_class(
         "node failure active")
+
+
+def test_a_session_the_server_closed_is_reopened_from_its_steps_on_the_next_click(
+    page: Any, server: Any,
+) -> None:
+    enter_payment_method(page, "pm_card_visa")
+    sid = page.evaluate("() => JSON.parse(sessionStorage.getItem('flowcheck.session')).id")
+    server.simulator.close(sid, "after 12 hours without use")
+    page.get_by_role("button", name="PAYMENT_SUBMITTED", exact=True).click()
+    expect(page.locator("#configuration")).to_have_text("submittingPayment")
+    expect(page.locator("#notice")).to_have_text(
+        "The simulator had closed this session after 12 hours without use; it was reopened "
+        "from its 1 step.")
+    expect(page.locator("#history li")).to_have_count(3)  # initial, and both steps
+    reopened = page.evaluate("() => JSON.parse(sessionStorage.getItem('flowcheck.session')).id")
+    assert reopened != sid
+    expect(page.locator("#context")).to_contain_text('"pm_card_visa"')
