@@ -11,19 +11,19 @@ Snapshots are numbered in discovery order, so node 0 is the initial snapshot and
 the parent pointers form a shortest-path tree: the path to any node is a
 shortest event sequence reaching it. Edges are kept in three flat integer arrays.
 
-A snapshot is stored as one integer: the number of its control state (its configuration
-and history) in the low bits, the number of its context above (both are kept once each,
-in discovery order; see :class:`SnapshotStore`). The search steps from a control state
-with a *kernel* per letter (:meth:`flowcheck.semantics.stepper.Stepper.kernel`): the guards to
-try and, for each outcome, the target configuration and history and the assigns to run,
-computed once; a step then costs its guards and assigns and one dictionary lookup of an
-integer. Steps no kernel summarises (eventless transitions, raised and done events) go
-through :meth:`~flowcheck.semantics.stepper.Stepper.advance`.
+A snapshot is stored as two numbers: its control state (its configuration and history)
+and its context, each kept once, in discovery order (see :class:`SnapshotStore`). The
+search steps from a control state with a *kernel* per letter
+(:meth:`flowcheck.semantics.stepper.Stepper.kernel`): the guards to try and, for each
+outcome, the target control state and the assigns to run, computed once; a step then
+costs its guards and assigns and one lookup of a small integer. Steps no kernel
+summarises (eventless transitions, raised and done events) go through
+:meth:`~flowcheck.semantics.stepper.Stepper.advance`.
 """
 
 from __future__ import annotations
 
-import sys
+import gc
 import time
 from array import array
 from collections.abc import Iterator, Sequence
@@ -82,30 +82,33 @@ PROGRESS_EVERY = 2048
 OPAQUE_KEY = OPAQUE_GUARDS
 """Where a letter carries the outcome of each guard flowcheck cannot see into."""
 EDGE_BYTES = 12  # three int32 arrays
-NODE_OVERHEAD = 96  # the index entry, the node number, the list slot and the parent arrays
-
-
-CONTROL_BITS = 32
-"""Bits of a snapshot's key that number its control state (room for 4 billion)."""
+NODE_OVERHEAD = 80  # numbers, index entry, node number object, parent arrays
 
 
 class SnapshotStore:
-    """The explored snapshots, each as one integer key: ``control | context << 32``. A
-    *control state* is a (configuration, history) pair, a context the tuple of the flow's
-    data; both are numbered in the order they are met and kept once. ``index`` maps a key
-    to its node, ``keys`` a node to its key, ``controls`` a control state to its pair."""
+    """The explored snapshots, by node. A snapshot is a *control state* (its configuration
+    and history) and a *context* (the tuple of the flow's data); both are numbered in the
+    order they are met and kept once, so a node costs two numbers: ``node_control`` and
+    ``node_context``.
+
+    ``index[control]`` maps a context's number to the node of (control, context): one small
+    dictionary per control state, keyed by small integers that hash to themselves (no
+    collisions), and always the same integer object per context (``context_ids`` keeps
+    it), so that a lookup that finds its node never reads the key it compares with."""
 
     def __init__(self) -> None:
-        self.context_shift = CONTROL_BITS
-        self.control_mask = (1 << CONTROL_BITS) - 1
-        self.keys: list[int] = []
-        self.index: dict[int, int] = {}
         self.controls: list[tuple[int, tuple[int, ...]]] = []
         self.control_ids: dict[tuple[int, tuple[int, ...]], int] = {}
         self.configurations: list[int] = []
         """The configuration of each control state."""
+        self.index: list[dict[int, int]] = []
         self.contexts: list[Context] = []
         self.context_ids: dict[Context, int] = {}
+        self.node_control: array[int] = array("I")
+        self.node_context: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.node_context)
 
     def control_id(self, config: int, hist: tuple[int, ...]) -> int:
         pair = (config, hist)
@@ -114,6 +117,7 @@ class SnapshotStore:
             found = self.control_ids[pair] = len(self.controls)
             self.controls.append(pair)
             self.configurations.append(config)
+            self.index.append({})
         return found
 
     def context_id(self, ctx: Context) -> int:
@@ -123,25 +127,33 @@ class SnapshotStore:
             self.contexts.append(ctx)
         return found
 
-    def encode(self, snap: Snapshot) -> int:
-        """The key of ``snap``, numbering its control state and context when they are new."""
-        return (self.control_id(snap.configuration, snap.history)
-                | self.context_id(snap.context) << CONTROL_BITS)
+    def numbers(self, snap: Snapshot) -> tuple[int, int]:
+        """The (control state, context) of ``snap``, numbering them when they are new."""
+        return (self.control_id(snap.configuration, snap.history),
+                self.context_id(snap.context))
 
-    def key_of(self, snap: Snapshot) -> int | None:
-        """The key of ``snap`` if its control state and context were met (else None)."""
+    def add(self, control: int, context: int) -> int:
+        """A new node for (control state, context); its number."""
+        node = len(self.node_context)
+        self.index[control][context] = node
+        self.node_control.append(control)
+        self.node_context.append(context)
+        return node
+
+    def find(self, snap: Snapshot) -> int | None:
+        """The node of ``snap`` (None: not explored)."""
         control = self.control_ids.get((snap.configuration, snap.history))
-        cid = self.context_ids.get(snap.context)
-        if control is None or cid is None:
+        context = self.context_ids.get(snap.context)
+        if control is None or context is None:
             return None
-        return control | cid << CONTROL_BITS
+        return self.index[control].get(context)
 
-    def configuration(self, key: int) -> int:
-        return self.configurations[key & self.control_mask]
+    def configuration(self, node: int) -> int:
+        return self.configurations[self.node_control[node]]
 
-    def decode(self, key: int) -> Snapshot:
-        config, hist = self.controls[key & self.control_mask]
-        return Snapshot(config, hist, self.contexts[key >> CONTROL_BITS])
+    def decode(self, node: int) -> Snapshot:
+        config, hist = self.controls[self.node_control[node]]
+        return Snapshot(config, hist, self.contexts[self.node_context[node]])
 
 
 class Snapshots(Sequence[Snapshot]):
@@ -151,7 +163,7 @@ class Snapshots(Sequence[Snapshot]):
         self._store = store
 
     def __len__(self) -> int:
-        return len(self._store.keys)
+        return len(self._store)
 
     @overload
     def __getitem__(self, i: int) -> Snapshot: ...
@@ -161,14 +173,17 @@ class Snapshots(Sequence[Snapshot]):
 
     def __getitem__(self, i: int | slice) -> Snapshot | list[Snapshot]:
         if isinstance(i, slice):
-            return [self._store.decode(k) for k in self._store.keys[i]]
-        return self._store.decode(self._store.keys[i])
+            return [self._store.decode(n) for n in range(len(self._store))[i]]
+        if i < 0:
+            i += len(self._store)
+        if not 0 <= i < len(self._store):
+            raise IndexError(i)
+        return self._store.decode(i)
 
     def __iter__(self) -> Iterator[Snapshot]:
         decode = self._store.decode
-        for key in self._store.keys:
-            yield decode(key)
-
+        for node in range(len(self._store)):
+            yield decode(node)
 
 
 @dataclass(frozen=True)
@@ -246,15 +261,14 @@ class Exploration:
 
     @property
     def configurations(self) -> int:
-        return len(self.store.keys)
+        return len(self.store)
 
     @property
     def edges(self) -> int:
         return len(self.edge_src)
 
     def index_of(self, snap: Snapshot) -> int | None:
-        key = self.store.key_of(snap)
-        return None if key is None else self.store.index.get(key)
+        return self.store.find(snap)
 
     def is_expanded(self, node: int) -> bool:
         return node < self.expanded
@@ -276,7 +290,7 @@ class Exploration:
         return self._predecessors[node]
 
     def _build_adjacency(self) -> None:
-        n = len(self.store.keys)
+        n = len(self.store)
         succ: list[list[int]] = [[] for _ in range(n)]
         pred: list[list[int]] = [[] for _ in range(n)]
         for e, (s, d) in enumerate(zip(self.edge_src, self.edge_dst, strict=True)):
@@ -305,9 +319,9 @@ class Exploration:
 
     def nodes_where(self, mask: int) -> Iterator[int]:
         """Nodes whose configuration has every state of ``mask`` active, in BFS order."""
-        control_mask, configurations = self.store.control_mask, self.store.configurations
-        for i, key in enumerate(self.store.keys):
-            if configurations[key & control_mask] & mask == mask:
+        configurations = self.store.configurations
+        for i, control in enumerate(self.store.node_control):
+            if configurations[control] & mask == mask:
                 yield i
 
     def state_mask(self, *state_ids: str) -> int:
@@ -486,18 +500,26 @@ def explore(
                          max_configurations=limits.configurations, limits=limits,
                          domains=domains, roots=roots or [None])
     started = time.perf_counter()
+    # The search allocates millions of small objects and makes no reference cycles: the
+    # cyclic collector would only walk the growing store again and again (twice the time
+    # at 10^6 configurations). Cycles user code makes are collected once it is back on.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         _search(result, progress)
     except KeyboardInterrupt:
         result.interrupted = True
+    finally:
+        if collecting:
+            gc.enable()
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _node_bytes(key: int) -> int:
-    """An estimate of the memory one snapshot takes: its key, its slots in the node list
-    and the index, and its parent arrays (control states and contexts are shared)."""
-    return sys.getsizeof(key) + NODE_OVERHEAD
+def _node_bytes() -> int:
+    """An estimate of the memory one snapshot takes (its numbers, its index entry and node
+    number, its parent arrays); control states and contexts are shared."""
+    return NODE_OVERHEAD
 
 
 def _search(result: Exploration, progress: Progress | None) -> None:
@@ -509,9 +531,8 @@ def _search(result: Exploration, progress: Progress | None) -> None:
     table = [
         ({**lt.payload, "type": lt.event}, lt.requires, lt.handled) for lt in result.alphabet
     ]
-    keys, index = store.keys, store.index
-    contexts, context_ids = store.contexts, store.context_ids
-    control_mask, shift = store.control_mask, store.context_shift
+    index, contexts, context_ids = store.index, store.contexts, store.context_ids
+    node_control, node_context = store.node_control, store.node_context
     parent, parent_letter = result.parent, result.parent_letter
     e_src, e_letter, e_dst = result.edge_src, result.edge_letter, result.edge_dst
     limit = result.max_configurations
@@ -522,21 +543,19 @@ def _search(result: Exploration, progress: Progress | None) -> None:
         except StepError as exc:
             result.errors.append(ExplorationError(-1, -1, str(exc), exc.state, exc.event))
             continue
-        key = store.encode(first)
-        if key in index:
+        control, context = store.numbers(first)
+        if context in index[control]:
             continue
-        index[key] = len(keys)
-        result.root_nodes.append(len(keys))
+        result.root_nodes.append(store.add(control, context))
         started.append(given)
-        keys.append(key)
         parent.append(-1)
         parent_letter.append(-1)
     result.roots = started
-    if not keys:
+    if not node_context:
         return
     node = 0
     steps = 0
-    count = len(keys)
+    count = len(node_context)
     bounded = False
     deadline = time.perf_counter() + result.limits.seconds
     budget = result.limits.memory_mb * 1_000_000
@@ -544,8 +563,8 @@ def _search(result: Exploration, progress: Progress | None) -> None:
     layer_end = count  # nodes below this index are at most ``depth`` events away
     applicable: dict[int, list[tuple[int, dict[str, Any]]]] = {}
     plans: list[_Plan | None] = []
-    index_get, context_ids_get = index.get, context_ids.get
-    keys_append, contexts_append = keys.append, contexts.append
+    context_ids_get, contexts_append = context_ids.get, contexts.append
+    control_append, context_append = node_control.append, node_context.append
     parent_append, parent_letter_append = parent.append, parent_letter.append
     e_src_append, e_letter_append, e_dst_append = e_src.append, e_letter.append, e_dst.append
 
@@ -576,8 +595,7 @@ def _search(result: Exploration, progress: Progress | None) -> None:
                     break
                 result.depth += 1
                 layer_end = count
-            key = keys[node]
-            control = key & control_mask
+            control = node_control[node]
             if control >= len(plans):
                 plans.extend([None] * (len(store.controls) - len(plans)))
             plan = plans[control]
@@ -586,8 +604,8 @@ def _search(result: Exploration, progress: Progress | None) -> None:
             tried, steps_of = plan
             if tried:
                 steps += tried
-                ctx = contexts[key >> shift]
-                context_part = key - control
+                context = node_context[node]
+                ctx = contexts[context]
                 for mode, li, ev, a, b in steps_of:
                     if mode == _RUN:  # guards choose the effect
                         try:
@@ -602,29 +620,28 @@ def _search(result: Exploration, progress: Progress | None) -> None:
                         if effect is None:
                             continue
                         mode, a, b = effect
-                    if mode == _SAME:  # the target's control state; the context as it is
-                        nxt = a | context_part
-                    elif mode == _SET:  # the target's control state; a field set to a constant
+                    # ``a``: the target's control state; ``to``: its context.
+                    if mode == _SAME:  # the context as it is
+                        to = context
+                    elif mode == _SET:  # one field set to a constant
                         i, value = b
                         if ctx[i] == value:
-                            if a == control:
-                                continue
-                            nxt = a | context_part
+                            to = context
                         else:
                             changed = list(ctx)
                             changed[i] = value
                             new_ctx = tuple(changed)
-                            cid = context_ids_get(new_ctx)
-                            if cid is None:
-                                cid = context_ids[new_ctx] = len(contexts)
+                            known = context_ids_get(new_ctx)
+                            if known is None:
+                                known = context_ids[new_ctx] = len(contexts)
                                 contexts_append(new_ctx)
-                            nxt = a | cid << shift
+                            to = known
                     else:
                         try:
                             if mode == _ADVANCE:
-                                nxt = store.encode(advance(store.decode(key), ev))
+                                a, to = store.numbers(advance(store.decode(node), ev))
                             else:
-                                nxt = a | store.context_id(_assigned(mode, b, ctx, ev)) << shift
+                                to = store.context_id(_assigned(mode, b, ctx, ev))
                         except StepError as exc:
                             result.errors.append(ExplorationError(
                                 node, li, str(exc), exc.state, exc.event))
@@ -632,22 +649,24 @@ def _search(result: Exploration, progress: Progress | None) -> None:
                         except Exception:
                             # An assign raised: advance says why, as a StepError.
                             try:
-                                nxt = store.encode(advance(store.decode(key), ev))
+                                a, to = store.numbers(advance(store.decode(node), ev))
                             except StepError as exc:
                                 result.errors.append(ExplorationError(
                                     node, li, str(exc), exc.state, exc.event))
                                 continue
-                    if nxt == key:
-                        continue
-                    dst = index_get(nxt)
+                    if to == context and a == control:
+                        continue  # the snapshot stays as it was
+                    found = index[a]
+                    dst = found.get(to)
                     if dst is None:
                         if count >= limit:
                             bounded = True
                             result.limit = "configurations"
                             break
-                        dst = index[nxt] = count
+                        dst = found[to] = count
                         count += 1
-                        keys_append(nxt)
+                        control_append(a)
+                        context_append(to)
                         parent_append(node)
                         parent_letter_append(li)
                     e_src_append(node)
@@ -662,7 +681,7 @@ def _search(result: Exploration, progress: Progress | None) -> None:
                 if time.perf_counter() > deadline:
                     result.limit = "time"
                     break
-                if count * _node_bytes(keys[-1]) + len(e_src) * EDGE_BYTES > budget:
+                if count * _node_bytes() + len(e_src) * EDGE_BYTES > budget:
                     result.limit = "memory"
                     break
     finally:
@@ -673,7 +692,7 @@ def _search(result: Exploration, progress: Progress | None) -> None:
         result.limit = "environment"
     result.complete = result.limit is None
     if progress is not None:
-        progress(result.expanded, len(keys))
+        progress(result.expanded, len(node_context))
 
 
 _SAME, _SET, _SETS, _ASSIGN, _RUN, _ADVANCE = range(6)
@@ -717,18 +736,18 @@ def _effect_of(store: SnapshotStore, outcome: Outcome | None, ev: dict[str, Any]
     if outcome is None:
         return None
     config, hist, groups = outcome
-    bits = store.control_id(config, hist)
+    target = store.control_id(config, hist)
     if not groups:
-        return _SAME, bits, None
+        return _SAME, target, None
     if all(free for group in groups for _, _, free in group):
         sets: dict[int, Any] = {}
         for group in groups:
             for i, f, _ in group:
                 sets[i] = f((), ev)
         if len(sets) == 1:
-            return _SET, bits, next(iter(sets.items()))
-        return _SETS, bits, tuple(sets.items())
-    return _ASSIGN, bits, tuple(tuple((i, f) for i, f, _ in group) for group in groups)
+            return _SET, target, next(iter(sets.items()))
+        return _SETS, target, tuple(sets.items())
+    return _ASSIGN, target, tuple(tuple((i, f) for i, f, _ in group) for group in groups)
 
 
 def _assigned(mode: int, data: Any, ctx: Context, ev: dict[str, Any]) -> Context:
