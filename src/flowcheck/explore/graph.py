@@ -562,7 +562,8 @@ def _search(result: Exploration, progress: Progress | None) -> None:
     max_depth = result.limits.depth
     layer_end = count  # nodes below this index are at most ``depth`` events away
     applicable: dict[int, list[tuple[int, dict[str, Any]]]] = {}
-    plans: list[_Plan | None] = []
+    plans: dict[int, _Plan] = {}
+    same, set_one, run, advance_mode = _SAME, _SET, _RUN, _ADVANCE
     context_ids_get, contexts_append = context_ids.get, contexts.append
     control_append, context_append = node_control.append, node_context.append
     parent_append, parent_letter_append = parent.append, parent_letter.append
@@ -596,9 +597,7 @@ def _search(result: Exploration, progress: Progress | None) -> None:
                 result.depth += 1
                 layer_end = count
             control = node_control[node]
-            if control >= len(plans):
-                plans.extend([None] * (len(store.controls) - len(plans)))
-            plan = plans[control]
+            plan = plans.get(control)
             if plan is None:
                 plan = plans[control] = plan_of(control)
             tried, steps_of = plan
@@ -607,7 +606,7 @@ def _search(result: Exploration, progress: Progress | None) -> None:
                 context = node_context[node]
                 ctx = contexts[context]
                 for mode, li, ev, a, b in steps_of:
-                    if mode == _RUN:  # guards choose the effect
+                    if mode == run:  # guards choose the effect
                         try:
                             effect = b
                             for guard, when in a:
@@ -616,16 +615,18 @@ def _search(result: Exploration, progress: Progress | None) -> None:
                                     break
                         except Exception:
                             # A guard raised: advance says why, as a StepError.
-                            effect = _ADVANCE, None, None
+                            effect = advance_mode, None, None
                         if effect is None:
                             continue
                         mode, a, b = effect
                     # ``a``: the target's control state; ``to``: its context.
-                    if mode == _SAME:  # the context as it is
+                    if mode == same:  # the context as it is (never a loop: see _step_of)
                         to = context
-                    elif mode == _SET:  # one field set to a constant
+                    elif mode == set_one:  # one field set to a constant
                         i, value = b
                         if ctx[i] == value:
+                            if a == control:
+                                continue
                             to = context
                         else:
                             changed = list(ctx)
@@ -638,7 +639,7 @@ def _search(result: Exploration, progress: Progress | None) -> None:
                             to = known
                     else:
                         try:
-                            if mode == _ADVANCE:
+                            if mode == advance_mode:
                                 a, to = store.numbers(advance(store.decode(node), ev))
                             else:
                                 to = store.context_id(_assigned(mode, b, ctx, ev))
@@ -654,8 +655,8 @@ def _search(result: Exploration, progress: Progress | None) -> None:
                                 result.errors.append(ExplorationError(
                                     node, li, str(exc), exc.state, exc.event))
                                 continue
-                    if to == context and a == control:
-                        continue  # the snapshot stays as it was
+                        if to == context and a == control:
+                            continue  # the snapshot stays as it was
                     found = index[a]
                     dst = found.get(to)
                     if dst is None:
@@ -717,15 +718,19 @@ def _step_of(store: SnapshotStore, kernel: Kernel | None, control: int, li: int,
     if kernel is None:
         return _ADVANCE, li, ev, None, None
     guarded, otherwise = kernel
+    stays = (_SAME, control, None)  # the snapshot as it is: nothing to try
     try:
         default = _effect_of(store, otherwise, ev)
-        candidates = tuple((g, _effect_of(store, o, ev)) for g, o in guarded)
+        candidates = tuple((g, None if e == stays else e)
+                           for g, o in guarded for e in [_effect_of(store, o, ev)])
     except Exception:
         # A constant raised: advance says why when the letter is tried.
         return _ADVANCE, li, ev, None, None
+    if default == stays:
+        default = None
     if candidates:
         return _RUN, li, ev, candidates, default
-    if default is None or default == (_SAME, control, None):
+    if default is None:
         return None
     mode, a, b = default
     return mode, li, ev, a, b
