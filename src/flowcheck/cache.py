@@ -135,8 +135,11 @@ class Cache:
         from flowcheck.errors import OutputError
         from flowcheck.formats.atomic import write_atomic
 
-        data = json.dumps({**value, "key": key}, default=_no_json, separators=(",", ":"),
-                          ensure_ascii=False)
+        try:
+            data = json.dumps({**value, "key": key}, default=_no_json, separators=(",", ":"),
+                              ensure_ascii=False)
+        except (TypeError, ValueError):
+            return  # a value JSON cannot hold (an exotic payload): not kept, verified again
         try:
             self._prepare()
             write_atomic(self.path(kind, key), data.encode("utf-8"))
@@ -171,9 +174,9 @@ class Cache:
             if handle is not None:
                 with contextlib.suppress(OSError):
                     fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+                # The lock file stays: removing it could let a third process lock a new
+                # file while a second still waits on this one. Pruning removes old ones.
                 handle.close()
-                with contextlib.suppress(OSError):
-                    (self.root / kind / f"{key}.lock").unlink()
 
     def _prepare(self) -> None:
         """The directory with its README, .gitignore and CACHEDIR.TAG (pytest's layout)."""
@@ -191,7 +194,7 @@ class Cache:
     def _prune(self, kind: str) -> None:
         directory = self.root / kind
         try:
-            entries = [p for p in directory.iterdir() if p.suffix == ".json"]
+            entries = [p for p in directory.iterdir() if p.suffix in (".json", ".lock")]
         except OSError:
             return
         if len(entries) <= MAX_ENTRIES:
@@ -444,7 +447,8 @@ def _library_versions() -> dict[str, str]:
 
 def digest_of(document: Any) -> str:
     """The key of a JSON-able document."""
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=_no_json)
+    # Settings may hold TOML dates and times: their text stands for them.
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -340,7 +340,11 @@ def _in_process(settings: Settings, targets: list[Target], missing: list[int],
             if report.interrupted:
                 done[i] = report
                 return
-            done[i] = roundtrip(report)
+            try:
+                done[i] = roundtrip(report)
+            except (TypeError, ValueError):
+                done[i] = report  # a value JSON cannot hold: reported as it is, not kept
+                continue
             if store is not None and key is not None and cacheable(report):
                 _write(store, prints, key, done[i], target)
 
@@ -361,7 +365,7 @@ def _in_processes(settings: Settings, targets: list[Target], groups: list[list[i
 
     pool = ProcessPoolExecutor(max_workers=workers)
     try:
-        futures: list[Future[list[tuple[int, str]]]] = []
+        futures: list[Future[list[tuple[int, str | MachineReport]]]] = []
         for group in groups:
             specs = [(i, targets[i].name, str(targets[i].source), targets[i].kind,
                       targets[i].project,
@@ -369,8 +373,8 @@ def _in_processes(settings: Settings, targets: list[Target], groups: list[list[i
                      for i in group]
             futures.append(pool.submit(_verify_group, settings, specs, options, verify))
         for future in futures:
-            for i, text in future.result():
-                done[i] = report_from_text(text)
+            for i, made in future.result():
+                done[i] = report_from_text(made) if isinstance(made, str) else made
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
@@ -379,15 +383,20 @@ def _in_processes(settings: Settings, targets: list[Target], groups: list[list[i
 
 def _verify_group(settings: Settings, specs: list[tuple[int, str, str, str, bool,
                                                          dict[str, str]]],
-                  options: Options, verify: Verify | None) -> list[tuple[int, str]]:
+                  options: Options, verify: Verify | None
+                  ) -> list[tuple[int, str | MachineReport]]:
     """In a worker process: verify one group of targets, return their cache entries (as
-    JSON text)."""
-    out: list[tuple[int, str]] = []
+    JSON text; a report JSON cannot hold comes back pickled, without its graph)."""
+    out: list[tuple[int, str | MachineReport]] = []
     for i, name, source, kind, project, composed in specs:
         target = Target(name, Path(source), kind, project)
         report = _verify(settings, target, options,
                          {m: Path(p) for m, p in composed.items()}, None, verify)
-        out.append((i, entry_text(report)))
+        try:
+            out.append((i, entry_text(report)))
+        except (TypeError, ValueError):
+            report.graph = report.campaign = None
+            out.append((i, report))
     return out
 
 
