@@ -35,7 +35,7 @@ from flowcheck.formats.drift import ExportFile
 from flowcheck.formats.drift import describe as describe_drift
 from flowcheck.locations import Location, file_line, related, shown, step_locations, where_is
 from flowcheck.properties import LIMIT_NAMES, PropertyResult
-from flowcheck.properties.base import Counterexample, Finding, replay_command
+from flowcheck.properties.base import Counterexample, Finding, grouped, replay_command
 from flowcheck.terminal import SafeConsole, printable
 from flowcheck.verification import MachineReport
 
@@ -299,7 +299,7 @@ def _text_machine(console: Console, m: MachineReport, root: Path | None) -> None
     for note in m.notes:
         console.print(f"  note: {printable(note)}", markup=False)
     for r in m.results:
-        for f in r.findings:
+        for f, rest in grouped(r.findings):
             head = (f"  counterexample for {r.id}: " if f.counterexample is not None
                     else f"  {r.id}: ")
             console.print(Text(printable(head + f.message), style="red"), soft_wrap=True)
@@ -308,6 +308,9 @@ def _text_machine(console: Console, m: MachineReport, root: Path | None) -> None
                 console.print(f"    at {printable(where)}", markup=False, soft_wrap=True)
             for line in _counterexample_block(m, f):
                 console.print(f"    {printable(line)}", markup=False, soft_wrap=True)
+            if rest:
+                console.print(f"    {printable(more_like_it(rest))}", markup=False,
+                              soft_wrap=True)
     console.print()
 
 
@@ -332,11 +335,14 @@ def _compact_machine(console: Console, m: MachineReport, root: Path | None) -> N
         head, style = f"{m.name}: ok ({facts})", "green"
     console.print(Text(printable(head), style=style), soft_wrap=True)
     for r in failed:
-        for f in r.findings:
+        for f, rest in grouped(r.findings):
             console.print(printable(_finding_headline(r.id, f, root)), markup=False,
                           soft_wrap=True)
             for line in _counterexample_block(m, f):
                 console.print(f"    {printable(line)}", markup=False, soft_wrap=True)
+            if rest:
+                console.print(f"    {printable(more_like_it(rest))}", markup=False,
+                              soft_wrap=True)
 
 
 def _text_checks(console: Console, checks: Sequence[Check], root: Path | None,
@@ -374,10 +380,32 @@ def _where(f: Finding, root: Path | None) -> str | None:
     return where
 
 
+MORE_NAMED = 10
+"""How many of the findings counted with the first of their kind a text report names."""
+
+
+def more_like_it(rest: list[Finding]) -> str:
+    """One line for the findings counted with the first of their kind: how many, and where
+    the first few are."""
+    where = [f.state or f.event or "" for f in rest]
+    named = [w for w in dict.fromkeys(where) if w][:MORE_NAMED]
+    tail = ", ..." if len(set(where)) > len(named) else ""
+    at = f" (in {', '.join(named)}{tail})" if named else ""
+    return f"and {len(rest)} more like it{at}: the same defect, counted with the first"
+
+
+STEPS_SHOWN = 40
+"""A text report shows the first and last half of this many steps of a longer
+counterexample (the replay command, JSON and SARIF keep every step)."""
+
+
 def _counterexample_block(m: MachineReport, f: Finding) -> list[str]:
     if f.counterexample is None:
         return []
     lines = counterexample_lines(f.counterexample)
+    if len(lines) > STEPS_SHOWN + 1:
+        half = STEPS_SHOWN // 2
+        lines = [*lines[:half], f"... {len(lines) - 2 * half} more steps ...", *lines[-half:]]
     if f.counterexample.events:
         lines.append(f"replay: {replay_command(m.replay_target or m.name, f.counterexample)}")
     return lines
@@ -475,7 +503,9 @@ def _testcase(suite: ET.Element, group: str, name: str, r: PropertyResult,
         ET.SubElement(cprops, "property", name="flowcheck.assumption", value=a)
     if r.status == "failed":
         failure = ET.SubElement(case, "failure", message=r.message, type=r.id)
-        failure.text = "\n\n".join(_finding_text(f, root, target) for f in r.findings)
+        failure.text = "\n\n".join(
+            _finding_text(f, root, target) + (f"\n  {more_like_it(rest)}" if rest else "")
+            for f, rest in grouped(r.findings))
     elif r.status == "skipped":
         ET.SubElement(case, "skipped", message=r.message)
     else:

@@ -111,11 +111,20 @@ def catalog() -> list[ModuleType]:
 
 def check_all(subject: Subject, only: list[str] | None = None) -> list[PropertyResult]:
     """Run every property (or those in ``only``) on ``subject``."""
+    from flowcheck import watchdog
+
     results: list[PropertyResult] = []
     from_campaign: list[Finding] = list(getattr(subject.campaign, "findings", []) or [])
     for module in catalog():
         pid: str = module.ID
         if only is not None and pid not in only:
+            continue
+        limit = watchdog.tripped()
+        if limit is not None:
+            # The command is out of time or memory: what is left is not checked, and says so.
+            results.append(PropertyResult(
+                pid, getattr(module, "TITLE", pid), "bounded",
+                f"not checked: the command reached its {LIMIT_NAMES[limit]} first"))
             continue
         profiles: tuple[str, ...] = getattr(module, "PROFILES", PROFILES)
         if subject.profile not in profiles:

@@ -94,6 +94,48 @@ class Finding:
     that blocks a retry): reports then point at the line defining it."""
     action: str | None = None
     """The action at fault, when the property knows it."""
+    kind: str | None = None
+    """Findings of one property and one kind (a dead end, a state that tracks nothing on
+    entry) are grouped: only the first few of a kind carry a counterexample
+    (:class:`CounterexampleQuota`), and text reports show the first and count the others
+    (:func:`grouped`)."""
+
+
+PER_KIND = 10
+"""How many findings of one kind get a counterexample."""
+
+
+class CounterexampleQuota:
+    """Which findings get a counterexample: the first :data:`PER_KIND` of each kind. Each
+    counterexample replays its path, so one per finding would be quadratic in a long chain
+    (a state that tracks nothing, in each of 10,000 states); reports show the first of a
+    kind and count the others."""
+
+    def __init__(self) -> None:
+        self._given: dict[str, int] = {}
+
+    def wanted(self, kind: str) -> bool:
+        given = self._given.get(kind, 0)
+        if given >= PER_KIND:
+            return False
+        self._given[kind] = given + 1
+        return True
+
+
+def grouped(findings: list[Finding]) -> list[tuple[Finding, list[Finding]]]:
+    """Each finding that leads a group (the first of its kind, or one without a kind) with
+    the later findings of its kind, in the order found."""
+    groups: list[tuple[Finding, list[Finding]]] = []
+    leaders: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.kind is not None and f.kind in leaders:
+            leaders[f.kind].append(f)
+            continue
+        rest: list[Finding] = []
+        if f.kind is not None:
+            leaders[f.kind] = rest
+        groups.append((f, rest))
+    return groups
 
 
 @dataclass

@@ -16,7 +16,7 @@ from __future__ import annotations
 from flowcheck.chart.model import ABANDONED, FAILURE, SUCCESS
 from flowcheck.explore.graph import Exploration
 from flowcheck.properties._witness import config_label, tagged_mask
-from flowcheck.properties.base import Finding, Subject
+from flowcheck.properties.base import CounterexampleQuota, Finding, Subject
 
 ID = "completable"
 TITLE = "from every reachable configuration a success final state can still be reached"
@@ -61,16 +61,18 @@ def check(subject: Subject) -> list[Finding]:
     good = can_succeed(graph)
     stepper = graph.stepper
     findings: list[Finding] = []
+    kinds = CounterexampleQuota()
     reported: set[int] = set()
+    states = graph.chart.state_map()
     for node, snap in enumerate(graph.snapshots):
         # An errored machine stopped on an invoke error: failure-explicit reports it.
         if node in good or stepper.is_stopped(snap) or snap.configuration in reported:
             continue
         reported.add(snap.configuration)
         active = stepper.active_ids(snap)
-        atomic = [a for a in active if not graph.chart.state(a).children]
+        atomic = [a for a in active if a in states and not states[a].children]
         goal = "success" if subject.chart.tagged(SUCCESS) else "a final state"
-        failed = [a for a in active if FAILURE in graph.chart.state(a).tags]
+        failed = [a for a in active if a in states and FAILURE in states[a].tags]
         if failed and subject.profile == "mirai":
             # One root cause, one counterexample: failure-retry shows the path and names
             # what blocks the retry.
@@ -79,14 +81,15 @@ def check(subject: Subject) -> list[Finding]:
                 f"from {config_label(active)} no event sequence reaches {goal}: the failure "
                 f"state {failed[-1]!r} has no way back (see failure-retry, which shows the "
                 "path and what blocks the retry)",
-                state=failed[-1],
+                state=failed[-1], kind="failure without way back",
             ))
             continue
         findings.append(Finding(
             ID,
             f"from {config_label(active)} no event sequence reaches {goal}",
             state=atomic[-1] if atomic else None,
-            counterexample=graph.counterexample(node),
+            counterexample=graph.counterexample(node) if kinds.wanted("stuck") else None,
+            kind="stuck",
         ))
     return findings
 

@@ -18,7 +18,7 @@ from flowcheck.chart.model import FAILURE, error_actor
 from flowcheck.explore.domains import stands_for
 from flowcheck.explore.graph import Exploration
 from flowcheck.properties._witness import ancestors, config_label, path_to_event, tagged_mask
-from flowcheck.properties.base import Finding, Subject
+from flowcheck.properties.base import CounterexampleQuota, Finding, Subject
 from flowcheck.semantics.stepper import StepError
 
 ID = "failure-explicit"
@@ -29,6 +29,7 @@ def check(subject: Subject) -> list[Finding]:
     chart = subject.chart
     graph = subject.graph
     findings: list[Finding] = []
+    kinds = CounterexampleQuota()
     handlers: dict[str, set[str]] = {}
     for s in chart.nodes():
         for t in s.transitions:
@@ -40,13 +41,14 @@ def check(subject: Subject) -> list[Finding]:
         if chart.root is not None:
             owners.add(chart.id)
         if not handlers.get(event, set()) & owners:
+            first = kinds.wanted("no on_error")
             findings.append(Finding(
                 ID,
                 f"invoke {inv.id!r} ({inv.src}) in {state.id!r} has no on_error: an error of "
                 "it stops the whole machine (XState status 'error'); add a transition on "
                 f"{event} to a failure state",
-                state=state.id, event=event,
-                counterexample=path_to_event(graph, state.id, event),
+                state=state.id, event=event, kind="no on_error",
+                counterexample=path_to_event(graph, state.id, event) if first else None,
             ))
             continue
         if graph is None:
@@ -85,13 +87,15 @@ def check(subject: Subject) -> list[Finding]:
                 else:
                     what = (f"lands in {config_label(stepper.active_ids(after))}, not in a "
                             "state tagged failure")
+                first = kinds.wanted(inv.id)
                 findings.append(Finding(
                     ID,
                     f"{which} of invoke {inv.id!r} in {state.id!r}: {what}; an RPC can fail "
                     f"with any Connect code: add a fallback transition on {event} to a "
                     "failure state",
                     state=state.id, event=event,
-                    counterexample=graph.counterexample(node, [li]),
+                    counterexample=graph.counterexample(node, [li]) if first else None,
+                    kind=f"errors of {inv.id}",
                 ))
     return findings
 

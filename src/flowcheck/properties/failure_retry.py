@@ -26,7 +26,7 @@ from flowcheck.properties._witness import (
     path_to_state,
     tagged_mask,
 )
-from flowcheck.properties.base import Finding, Subject
+from flowcheck.properties.base import CounterexampleQuota, Finding, Subject
 from flowcheck.properties.completable import can_succeed
 
 ID = "failure-retry"
@@ -68,14 +68,17 @@ def check(subject: Subject) -> list[Finding]:
     chart = subject.chart
     graph = subject.graph
     findings: list[Finding] = []
+    kinds = CounterexampleQuota()
     for fid in chart.tagged(FAILURE):
         events = retry_events(chart, fid)
         if not events:
+            first = kinds.wanted("no retry")
             findings.append(Finding(
                 ID,
                 f"failure state {fid!r} has no retry transition: add a user event (RETRY or "
                 "a domain retry event) that leaves it",
-                state=fid, counterexample=path_to_state(graph, fid),
+                state=fid, counterexample=path_to_state(graph, fid) if first else None,
+                kind="no retry",
             ))
             continue
         if graph is None:
@@ -108,7 +111,8 @@ def check(subject: Subject) -> list[Finding]:
                 f"({', '.join(events)}) leads out of failure to a configuration from which "
                 f"success is reachable: {why}",
                 state=fid, event=events[0], guard=blocking,
-                counterexample=graph.counterexample(node),
+                counterexample=graph.counterexample(node) if kinds.wanted(fid) else None,
+                kind=f"retry of {fid}",
             ))
     return findings
 

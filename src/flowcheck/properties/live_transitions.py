@@ -41,7 +41,7 @@ from flowcheck.properties._witness import (
     step_counterexample,
     traced_steps,
 )
-from flowcheck.properties.base import Counterexample, Finding, Subject
+from flowcheck.properties.base import Counterexample, CounterexampleQuota, Finding, Subject
 from flowcheck.semantics.compile import Compiled, compile_expr
 from flowcheck.semantics.stepper import Selection, StepError
 
@@ -114,6 +114,7 @@ def check(subject: Subject) -> list[Finding]:
                 break
 
     findings: list[Finding] = []
+    kinds = CounterexampleQuota()
     for k, t in unseen.items():
         if not settled >> stepper.index[t.source] & 1 and t.source not in entered:
             continue  # an unreachable source: reachable reports it
@@ -122,10 +123,11 @@ def check(subject: Subject) -> list[Finding]:
         ev = evidence[k]
         if t.event is not None and t.event in letters:
             _see_from_outside(graph, t, letters[t.event], ev)
-        cx = _counterexample(graph, t, ev, settled, entered.get(t.source))
+        first = kinds.wanted("never fires")
+        cx = _counterexample(graph, t, ev, settled, entered.get(t.source)) if first else None
         findings.append(Finding(
             ID, f"transition {_label(t)} never fires: {_reason(graph, t, ev, settled)}",
-            state=t.source, event=t.event, counterexample=cx,
+            state=t.source, event=t.event, counterexample=cx, kind="never fires",
         ))
     return findings
 

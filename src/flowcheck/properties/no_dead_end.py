@@ -16,7 +16,7 @@ import json
 from flowcheck.chart.model import Custom, done_actor
 from flowcheck.explore.graph import Exploration
 from flowcheck.properties._witness import applicable_letters, config_label
-from flowcheck.properties.base import Finding, Subject
+from flowcheck.properties.base import CounterexampleQuota, Finding, Subject
 from flowcheck.semantics.stepper import StepError
 
 ID = "no-dead-end"
@@ -29,6 +29,7 @@ def check(subject: Subject) -> list[Finding]:
         return []
     stepper = graph.stepper
     findings: list[Finding] = []
+    kinds = CounterexampleQuota()
     reported: set[int] = set()
     raised = {err.node for err in graph.errors}
     for node in range(graph.expanded):
@@ -41,13 +42,14 @@ def check(subject: Subject) -> list[Finding]:
             continue  # actions without a body may change the context: see assumptions()
         reported.add(snap.configuration)
         active = stepper.active_ids(snap)
-        atomic = [a for a in active if not graph.chart.state(a).children]
+        atomic = [a for a in active if not stepper.nodes[stepper.index[a]].children]
         findings.append(Finding(
             ID,
             f"dead end in {config_label(active)}: no event changes anything here (context "
             f"{stepper.context_dict(snap.context)}); add a way forward or make it final",
             state=atomic[-1] if atomic else None,
-            counterexample=graph.counterexample(node),
+            counterexample=graph.counterexample(node) if kinds.wanted("dead end") else None,
+            kind="dead end",
         ))
     findings += _ignored_outputs(subject)
     return findings

@@ -48,7 +48,7 @@ from flowcheck.chart.model import (
     done_state,
     error_actor,
 )
-from flowcheck.errors import ImportFormatError
+from flowcheck.errors import ImportFormatError, InputError
 
 _IGNORED = frozenset({"meta", "version", "types", "schemas"})
 """Keys XState reads for tooling and typing only: they change nothing at run time."""
@@ -127,7 +127,10 @@ def import_config(
     if manifest is not None and not isinstance(manifest, Mapping):
         raise ImportFormatError(f"{report_manifest or label}: a manifest must be a JSON object")
     for what, doc in ((label, data), (report_manifest or f"the manifest of {label}", manifest)):
-        inputs.check_nesting(doc, what)
+        try:
+            inputs.check_nesting(doc, what)
+        except InputError as exc:
+            raise ImportFormatError(str(exc)) from exc
     reader = _Reader(label, manifest or {}, ImportReport(file=label, manifest=report_manifest))
     chart = reader.read(data, stem)
     return chart, reader.report
@@ -135,7 +138,10 @@ def import_config(
 
 def _load_json(path: Path) -> Any:
     # A regular file within the input limit only: never a FIFO, a device or gigabytes.
-    raw = inputs.read_bytes(path, "JSON file")
+    try:
+        raw = inputs.read_bytes(path, "JSON file")
+    except InputError as exc:
+        raise ImportFormatError(str(exc)) from exc
     if not raw.strip():
         raise ImportFormatError(f"{path}: the file is empty; expected an XState config object")
     try:
