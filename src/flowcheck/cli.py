@@ -1,12 +1,15 @@
 """Command-line parsing only: every command lives in flowcheck.commands and returns an exit code.
 
 Exit codes: 0 all good; 1 a property failed or exports are stale; 2 bad input or usage;
-130 interrupted.
+3 stopped at --max-seconds or --max-memory before a report could be written; 130
+interrupted.
 """
 
 from __future__ import annotations
 
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,34 @@ MACHINES = click.option(
 )
 
 
+class _Positive(click.ParamType[float]):
+    """A finite number above zero: ``nan`` and ``inf`` are refused, not taken as no limit."""
+
+    name = "number"
+
+    def __init__(self, integer: bool = False) -> None:
+        self.integer = integer
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float | int:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number) or number <= 0:
+            self.fail(f"{value!r} is not a finite number above 0 (a limit cannot be turned "
+                      "off; give a large one instead)", param, ctx)
+        if self.integer:
+            if number != int(number):
+                self.fail(f"{value!r} is not a whole number", param, ctx)
+            return int(number)
+        return number
+
+
+SECONDS = _Positive()
+MEGABYTES = _Positive(integer=True)
+
+
 class _Group(click.Group):
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("standalone_mode", False)
@@ -66,7 +97,13 @@ def _run(code: int) -> int:
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="flowcheck")
-def cli() -> None:
+@click.option("--max-input-mb", type=SECONDS, default=None, metavar="MB",
+              help="Refuse input files larger than this (default 32; [tool.flowcheck] "
+                   "max-input-mb).")
+@click.option("--max-input-nesting", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Refuse input documents nested deeper than this (default 200; "
+                   "[tool.flowcheck] max-input-nesting).")
+def cli(max_input_mb: float | None, max_input_nesting: int | None) -> None:
     """flowcheck: prove wizard flows and ship them to XState.
 
     Flows are python-statemachine charts in machines/. flowcheck explores every
@@ -74,6 +111,11 @@ def cli() -> None:
     failure has a retry path, telemetry on entry and exit, ...), and exports each
     flow as an XState v5 config, a typed TypeScript module and a manifest.
     """
+    from flowcheck import inputs
+
+    inputs.reset()
+    if max_input_mb is not None or max_input_nesting is not None:
+        inputs.configure(max_input_mb, max_input_nesting, from_command_line=True)
 
 
 @cli.command("list")
@@ -104,6 +146,9 @@ def simulate(
     """Run a machine: scripted with --events or --script, interactive otherwise."""
     from flowcheck.commands import simulate as command
 
+    if events is not None and script is not None:
+        raise click.UsageError("--events and --script both say what to send: give one of the "
+                               "two (a scenario file can hold the events)")
     return int(command.run(machines=machines, name=name, events=events, script=script,
                        as_json=as_json, input_json=input_json))
 
@@ -119,10 +164,12 @@ def simulate(
               help="Stop exploring after this many configurations; the result is then bounded.")
 @click.option("--max-depth", type=click.IntRange(min=1), default=None,
               help="Explore event sequences up to this length; longer ones make it bounded.")
-@click.option("--max-memory", type=click.IntRange(min=1), default=None, metavar="MB",
-              help="Stop exploring when the explored graph would take about this much memory.")
-@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Stop exploring each machine after this long.")
+@click.option("--max-memory", type=MEGABYTES, default=None, metavar="MB",
+              help="Resident memory limit of the whole command: exploration stops (bounded) at "
+                   "80% of it, the command at it (exit 3).")
+@click.option("--max-seconds", type=SECONDS, default=None,
+              help="Time limit: exploring a machine, and the whole command, stop (bounded) "
+                   "after this long; the command is stopped (exit 3) a grace period later.")
 @click.option("--examples", type=click.IntRange(min=0), default=None,
               help="Hypothesis examples per machine (0 skips the campaign).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Hypothesis seed.")
@@ -144,10 +191,11 @@ def verify(machines: Path | None, targets: tuple[str, ...], fmt: str, output: Pa
     from flowcheck.commands import verify as command
 
     _compact_needs_text(fmt, compact)
-    return int(command.run(machines=machines, targets=list(targets), fmt=fmt, output=output,
-                       max_configurations=max_configurations, examples=examples, seed=seed,
-                       max_depth=max_depth, max_memory=max_memory, max_seconds=max_seconds,
-                       compact=compact, profile=profile, cache=not no_cache, jobs=jobs))
+    return _watched(machines, max_seconds, max_memory, "verify", lambda: command.run(
+        machines=machines, targets=list(targets), fmt=fmt, output=output,
+        max_configurations=max_configurations, examples=examples, seed=seed,
+        max_depth=max_depth, max_memory=max_memory, max_seconds=max_seconds,
+        compact=compact, profile=profile, cache=not no_cache, jobs=jobs))
 
 
 @cli.command()
@@ -168,8 +216,32 @@ def check(machines: Path | None, fmt: str, output: Path | None, examples: int | 
     from flowcheck.commands import check as command
 
     _compact_needs_text(fmt, compact)
-    return int(command.run(machines=machines, fmt=fmt, output_path=output, examples=examples,
-                           seed=seed, compact=compact, cache=not no_cache, jobs=jobs))
+    return _watched(machines, None, None, "check", lambda: command.run(
+        machines=machines, fmt=fmt, output_path=output, examples=examples, seed=seed,
+        compact=compact, cache=not no_cache, jobs=jobs))
+
+
+def _watched(machines: Path | None, seconds: float | None, memory: int | None, name: str,
+             run: Callable[[], int]) -> int:
+    """Run a verifying command under its time and memory limits, the given ones or the
+    project's, over the whole command (see flowcheck.watchdog)."""
+    from flowcheck import watchdog
+    from flowcheck.project import find_settings
+
+    settings = find_settings(machines=machines)
+    with watchdog.watch(seconds or settings.max_seconds, memory or settings.max_memory,
+                        f"flowcheck {name}") as watch:
+        try:
+            code = int(run())
+        except BaseException as exc:
+            # Stopped at a hard limit: whatever the interruption became on its way up (a
+            # library may wrap it), the command ends with the limit's message.
+            if watch.hard is not None:
+                raise watchdog.LimitExceeded(watch.message()) from exc
+            raise
+        if watch.hard is not None:  # interrupted, and something on the way swallowed it
+            raise watchdog.LimitExceeded(watch.message())
+        return code
 
 
 def _compact_needs_text(fmt: str, compact: bool) -> None:
@@ -305,12 +377,16 @@ def traces_report(machines: Path | None, file: Path, flow: str | None, idle: flo
 
 def main(argv: list[str] | None = None) -> int:
     from flowcheck import output
+    from flowcheck.watchdog import EXIT_LIMIT, LimitExceeded
 
     try:
         code = cli.main(args=argv, prog_name="flowcheck")
     except FlowcheckError as exc:
         output.error(str(exc))
         return 2
+    except LimitExceeded as exc:
+        output.error(str(exc))
+        return EXIT_LIMIT
     except KeyboardInterrupt:
         output.error("interrupted")
         return 130
