@@ -3,22 +3,29 @@
 Settings come from ``[tool.flowcheck]`` in the nearest pyproject.toml; a
 machine is a module in one of the ``machines`` directories holding exactly one
 Flow subclass, named after the module (``course_builder``).
+
+Every setting flowcheck reads is checked for its type and range when the settings are
+found (:data:`SETTINGS`): a wrong one is a :class:`~flowcheck.errors.SettingsError`
+naming the file, the key, the value and what it must be, never a traceback later.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
 import tomllib
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from flowcheck import inputs
 from flowcheck.chart.model import Chart
-from flowcheck.errors import FlowcheckError, MachineError, UnknownNameError
+from flowcheck.errors import FlowcheckError, MachineError, SettingsError, UnknownNameError
 from flowcheck.explore.limits import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_MEMORY_MB,
@@ -64,14 +71,21 @@ def find_settings(start: Path | None = None, machines: Path | None = None) -> Se
     for candidate in (here, *here.parents):
         pyproject = candidate / "pyproject.toml"
         if pyproject.is_file():
+            text = inputs.read_text(pyproject, "pyproject.toml")
             try:
-                loaded = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                loaded = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as exc:
                 raise FlowcheckError(f"{pyproject}: not valid TOML ({exc})") from exc
-            tool = loaded.get("tool", {}).get("flowcheck")
+            tool = loaded.get("tool", {})
+            tool = tool.get("flowcheck") if isinstance(tool, dict) else None
             if tool is not None:
+                if not isinstance(tool, dict):
+                    raise SettingsError(f"{pyproject}: [tool.flowcheck] must be a table of "
+                                        f"settings, not a {type(tool).__name__}")
                 root, data = candidate, tool
+                _validate(data, pyproject)
                 break
+    inputs.configure(data.get("max-input-mb"), data.get("max-input-nesting"))
     dirs = [machines] if machines else [root / d for d in data.get("machines", ["machines"])]
     return Settings(
         root=root,
@@ -95,11 +109,67 @@ def _limit(data: dict[str, Any], key: str, default: float, where: Path) -> Any:
     """A positive number from [tool.flowcheck], of the default's type."""
     value = data.get(key, default)
     kind = type(default)
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+    ok = (isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+          and math.isfinite(value))
     if not ok or (kind is int and not isinstance(value, int)):
-        what = "a positive integer" if kind is int else "a positive number"
-        raise FlowcheckError(f"{where}: [tool.flowcheck] {key} = {value!r} must be {what}")
+        what = "a positive integer" if kind is int else "a finite positive number"
+        raise SettingsError(f"{where}: [tool.flowcheck] {key} = {value!r} must be {what}")
     return kind(value)
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _texts(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(_text(v) for v in value)
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+            and math.isfinite(value))
+
+
+def _whole(value: Any) -> bool:
+    return _integer(value) and value > 0
+
+
+SETTINGS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "machines": (_texts, 'a list of directories, e.g. ["machines"]'),
+    "proto": (_text, "a directory (a string)"),
+    "exports": (_text, "a directory (a string)"),
+    "scenarios": (_text, "a directory (a string)"),
+    "cache-dir": (_text, "a directory (a string)"),
+    "taxonomy": (lambda v: isinstance(v, dict), "a table ([tool.flowcheck.taxonomy])"),
+    "profile": (lambda v: v in ("generic", "mirai"), '"generic" or "mirai"'),
+    "import-profile": (lambda v: v in ("generic", "mirai"), '"generic" or "mirai"'),
+    "examples": (_count, "a whole number, 0 or more"),
+    "seed": (_integer, "a whole number"),
+    "pytest": (lambda v: isinstance(v, bool), "true or false"),
+    "max-configurations": (_whole, "a positive whole number"),
+    "max-depth": (_whole, "a positive whole number"),
+    "max-memory": (_whole, "a positive whole number of MB"),
+    "max-seconds": (_positive, "a finite positive number of seconds"),
+    "max-input-mb": (_positive, "a finite positive number of MB"),
+    "max-input-nesting": (_whole, "a positive whole number"),
+}
+"""The settings flowcheck reads, each with its check and what it must be. Other keys are
+left alone (a newer flowcheck, or another tool, may read them)."""
+
+
+def _validate(data: dict[str, Any], where: Path) -> None:
+    for key, (check, what) in SETTINGS.items():
+        if key in data and not check(data[key]):
+            raise SettingsError(
+                f"{where}: [tool.flowcheck] {key} = {data[key]!r} must be {what}")
 
 
 @dataclass
