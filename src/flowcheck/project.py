@@ -151,15 +151,15 @@ SETTINGS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "taxonomy": (lambda v: isinstance(v, dict), "a table ([tool.flowcheck.taxonomy])"),
     "profile": (lambda v: v in ("generic", "mirai"), '"generic" or "mirai"'),
     "import-profile": (lambda v: v in ("generic", "mirai"), '"generic" or "mirai"'),
-    "examples": (_count, "a whole number, 0 or more"),
-    "seed": (_integer, "a whole number"),
+    "examples": (_count, "an integer, 0 or more"),
+    "seed": (_integer, "an integer"),
     "pytest": (lambda v: isinstance(v, bool), "true or false"),
-    "max-configurations": (_whole, "a positive whole number"),
-    "max-depth": (_whole, "a positive whole number"),
-    "max-memory": (_whole, "a positive whole number of MB"),
+    "max-configurations": (_whole, "a positive integer"),
+    "max-depth": (_whole, "a positive integer"),
+    "max-memory": (_whole, "a positive integer (MB)"),
     "max-seconds": (_positive, "a finite positive number of seconds"),
     "max-input-mb": (_positive, "a finite positive number of MB"),
-    "max-input-nesting": (_whole, "a positive whole number"),
+    "max-input-nesting": (_whole, "a positive integer"),
 }
 """The settings flowcheck reads, each with its check and what it must be. Other keys are
 left alone (a newer flowcheck, or another tool, may read them)."""
