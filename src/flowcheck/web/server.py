@@ -22,6 +22,10 @@ cannot draw the diagram or the server is saturated.
     GET  /api/scenarios                     the project's scenario files
     GET  /api/scenarios/<file>              one of them, parsed
     POST /api/counterexamples  {report}     the counterexamples of a verify JSON report
+    GET  /api/traces                        the trace given with --traces: runs per flow
+                                            (counts by outcome, a bounded list), label weights
+    POST /api/traces/play  {run}            open a session as a listed run started, with the
+                                            run's explained steps beside its real lines
 
 Every request must name this server in its ``Host`` (its loopback address or
 ``localhost``, with its port): a page of another site whose name was rebound to 127.0.0.1
@@ -562,6 +566,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return _json({"scenarios": sim.scenario_files()})
             case ["api", "scenarios", file]:
                 return _json(sim.scenario_file(file))
+            case ["api", "traces"]:
+                return _json(sim.trace_runs())
         return self._not_found()
 
     def _post(self, parts: list[str], body: dict[str, Any]) -> _Reply:
@@ -587,6 +593,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if isinstance(report, str):
                     report = _loads(report, "the report")
                 return _json({"counterexamples": sim.counterexamples(report)})
+            case ["api", "traces", "play"]:
+                return _json(sim.play_trace(body.get("run")))
         return self._not_found()
 
     def _body(self) -> dict[str, Any]:

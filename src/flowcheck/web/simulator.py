@@ -49,6 +49,7 @@ from flowcheck.simulation import (
     default_value,
     unchanged,
 )
+from flowcheck.web.traces import TraceRuns
 from flowcheck.whatif import Outcome, what_if
 
 MAX_SESSIONS = 256
@@ -115,8 +116,10 @@ class Simulator:
     def __init__(
         self, machines: list[Machine], scenarios: Path | None = None,
         limits: SessionLimits | None = None, clock: Callable[[], float] = time.monotonic,
+        traces: TraceRuns | None = None,
     ) -> None:
         self.charts: dict[str, Chart] = {m.name: m.chart for m in machines}
+        self.traces = traces
         self.descriptions = {m.name: flow_description(m) for m in machines}
         self.scenarios = scenarios
         self.limits = limits or SessionLimits()
@@ -140,12 +143,15 @@ class Simulator:
 
     # -- sessions ------------------------------------------------------------------------------
 
-    def open(self, machine: str, steps: Any = None) -> dict[str, Any]:
+    def open(self, machine: str, steps: Any = None, *, input: dict[str, Any] | None = None,
+             children: bool = True) -> dict[str, Any]:
         """Start a session on ``machine`` in its initial configuration; with ``steps``
         (``[{event, payload, actor}]``, a shared link's), replay them. A step that does not
-        replay stops the replay there, and the view's notice says which."""
+        replay stops the replay there, and the view's notice says which. ``input`` starts
+        the flow with those context fields; without ``children``, a flow's invokes are left
+        to the done and error events sent to it (as a trace's explanation has them)."""
         chart = self.chart(machine)
-        session = Session(chart, flows=self.charts)
+        session = Session(chart, flows=self.charts if children else None, input=input)
         notice = None
         if steps is not None:
             notice = _replay_steps(session, steps, self.limits.steps)
@@ -409,6 +415,24 @@ class Simulator:
             raise ScenarioError("this simulator has no scenarios directory "
                                 "(start it with --scenarios DIR)")
         return self.scenarios
+
+    # -- traces -------------------------------------------------------------------------------
+
+    def trace_runs(self) -> dict[str, Any]:
+        """The loaded trace's flows: counts by outcome, the listed runs, the label weights."""
+        if self.traces is None:
+            return {"loaded": False}
+        return self.traces.to_json()
+
+    def play_trace(self, run_id: Any) -> dict[str, Any]:
+        """Open a session started as the listed run was (its input, child flows left to the
+        events the run's explanation sends) and return it with the run's explained steps."""
+        if self.traces is None:
+            raise UnknownNameError("no trace is loaded: start flowcheck serve --traces FILE")
+        played = self.traces.explain(run_id, self.limits.steps)
+        machine = played["run"]["machine"]
+        played["view"] = self.open(machine, input=played["input"], children=False)
+        return played
 
     # -- counterexamples -----------------------------------------------------------------------
 
