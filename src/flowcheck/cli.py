@@ -316,13 +316,17 @@ def paths(machines: Path | None, name: str, to_state: str | None, cover: str, fm
 @click.option("--allow-remote", is_flag=True,
               help="Allow a --host other machines can reach (there is no login: a warning "
                    "says so).")
+@click.option("--traces", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              metavar="FILE",
+              help="A trace file (NDJSON, as `flowcheck traces` reads): real traffic on the "
+                   "diagram, and real sessions to play step by step.")
 def serve(machines: Path | None, host: str, port: int, scenarios: Path | None,
-          allow_remote: bool) -> int:
+          allow_remote: bool, traces: Path | None) -> int:
     """Serve the local web simulator for designers."""
     from flowcheck.commands import serve as command
 
     return int(command.run(machines=machines, host=host, port=port, scenarios=scenarios,
-                           allow_remote=allow_remote))
+                           allow_remote=allow_remote, traces=traces))
 
 
 @cli.group(cls=click.Group, no_args_is_help=False)
