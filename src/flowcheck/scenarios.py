@@ -41,8 +41,9 @@ from typing import Any
 
 import yaml
 
+from flowcheck import inputs
 from flowcheck.chart.model import Chart
-from flowcheck.errors import FlowcheckError
+from flowcheck.errors import FlowcheckError, InputError
 from flowcheck.explain import refusal
 from flowcheck.simulation import Session, StepRecord, unchanged
 
@@ -65,9 +66,10 @@ class Mismatch:
 def load(path: Path) -> Any:
     """The parsed content of a scenario file (YAML, of which JSON is a subset)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read the scenario file ({exc.strerror})") from exc
+        # A regular UTF-8 file within the input limit: never a FIFO, /dev/zero or binary.
+        text = inputs.read_text(path, "scenario file")
+    except InputError as exc:
+        raise ScenarioError(str(exc)) from exc
     return parse(text, str(path), json_only=path.suffix == ".json")
 
 
@@ -76,7 +78,10 @@ def parse(text: str, where: str, json_only: bool = False) -> Any:
     try:
         if json_only:
             return json.loads(text)
-        return yaml.safe_load(text)
+        # The safe loader, refusing aliases that expand to more than a million nodes.
+        return inputs.parse_yaml(text, where)
+    except InputError as exc:
+        raise ScenarioError(str(exc)) from exc
     except json.JSONDecodeError as exc:
         raise ScenarioError(f"{where}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
     except yaml.YAMLError as exc:
