@@ -15,6 +15,7 @@ const state = {
   svgs: new Map(),       // machine name -> diagram SVG text (or {error})
   children: new Map(),   // actor path -> {card, viewer}
   revived: null,         // {session, step, text} after a closed session was reopened
+  traces: null,          // /api/traces when the server was given a trace file
 };
 
 const $ = (id) => document.getElementById(id);
@@ -519,6 +520,8 @@ async function showMachine(name) {
   for (const child of state.children.values()) child.card.remove();
   state.children.clear();
   await loadDiagram(name);
+  applyTraffic();
+  renderTraces(name);
 }
 
 async function restore() {
@@ -1050,12 +1053,17 @@ function renderReplay() {
   box.hidden = !r;
   if (!r) return;
   const total = r.steps.length;
-  $("replay-title").textContent = r.kind === "scenario" ? "Scenario" : "Counterexample";
+  $("replay-title").textContent = r.kind === "scenario" ? "Scenario"
+    : r.kind === "trace" ? "Real session" : "Counterexample";
+  renderDeviation(r);
   const failed = r.results.filter((x) => x && x.length).length;
   const summary = r.kind === "scenario"
     ? (failed ? `, ${failed} step(s) differ from the file` : ", every expectation so far holds") : "";
+  const run = r.kind === "trace" ? r.played.run : null;
+  const ending = run ? ` It was ${run.outcome}${r.played.deviation ? ` at line ${r.played.deviation.line}` : ""}` +
+    (r.played.truncated ? `; ${r.played.truncated} later steps are not shown.` : ".") : "";
   $("replay-status").textContent = r.index >= total
-    ? `${r.title}: replayed all ${total} steps${summary}. ${r.message || ""}`.trim()
+    ? `${r.title}: replayed all ${total} steps${summary}.${ending} ${r.message || ""}`.trim()
     : `${r.title}: step ${r.index} of ${total}${r.index ? summary : ""}`;
   $("replay-steps").replaceChildren(...r.steps.map((s, i) => {
     const result = r.results[i];
@@ -1063,10 +1071,119 @@ function renderReplay() {
       class: i < r.index ? (result && result.length ? "done mismatch" : "done") : i === r.index ? "next" : "",
     }, s.actor ? h("span", { class: "actor-tag" }, s.actor) : null, s.actor ? " " : null,
     h("strong", {}, shortEvent(s.event)), " ", h("span", { class: "props" }, compact(s.payload)),
-    result && result.length ? h("pre", { class: "diff" }, result.join("\n")) : null);
+    result && result.length ? h("pre", { class: "diff" }, result.join("\n")) : null,
+    r.kind !== "trace" ? null : s.inferred
+      ? h("div", { class: "inferred" }, "inferred: this step tracks nothing")
+      : h("ul", { class: "trace-lines" }, ...s.lines.map(traceLine)));
   }));
   $("replay-next").disabled = r.index >= total;
   $("replay-all").disabled = r.index >= total;
+}
+
+// -- a trace file: real traffic and real sessions ---------------------------------------------------
+
+async function loadTraces() {
+  const data = await api("GET", "/api/traces");
+  if (!data.loaded) return;
+  state.traces = data;
+  $("traces-panel").hidden = false;
+  $("traffic-toggle").hidden = false;
+  $("traces-source").textContent = data.source;
+}
+
+function traceFlow(machine) {
+  return (state.traces && state.traces.flows.find((f) => f.machine === machine)) || null;
+}
+
+// Labels and their edges get a class by how many runs took them (1-4, relative to the
+// busiest), a count beside the label, and a faded look when no run took a transition the
+// model can take and the telemetry would show.
+function applyTraffic() {
+  if (!mainViewer || !mainViewer.svg) return;
+  const svg = mainViewer.svg;
+  const flow = $("traffic").checked ? traceFlow(mainViewer.box.dataset.machine) : null;
+  for (const old of svg.querySelectorAll(".traffic-badge")) old.remove();
+  const weights = flow ? Object.values(flow.labels).map((w) => w.taken) : [];
+  const busiest = Math.max(1, ...weights);
+  for (const el of svg.querySelectorAll("[data-transition]")) {
+    const w = flow ? flow.labels[el.dataset.transition] : null;
+    const level = w && w.taken ? 1 + Math.round((3 * w.taken) / busiest) : 0;
+    const untaken = Boolean(w && !w.taken && w.reachable && w.observable);
+    const edges = [el, ...svg.querySelectorAll(`g.edge.of-${el.dataset.transition}`)];
+    for (const part of edges) {
+      for (let n = 1; n <= 4; n += 1) part.classList.toggle(`traffic-${n}`, level === n);
+      part.classList.toggle("untaken", untaken);
+    }
+    if (w) el.dataset.taken = String(w.taken);
+    else delete el.dataset.taken;
+    if (!w) continue;
+    const box = el.getBBox();
+    const badge = document.createElementNS("http://www.w3.org/2000/svg", "text");
+    badge.setAttribute("class", "traffic-badge");
+    badge.setAttribute("x", String(box.x + box.width + 2));
+    badge.setAttribute("y", String(box.y + 8));
+    badge.textContent = `${w.taken}×`;
+    badge.setAttribute("aria-label", `${w.taken} real run${w.taken === 1 ? "" : "s"} took this`);
+    el.append(badge);
+  }
+}
+
+function renderTraces(machine) {
+  if (!state.traces) return;
+  const flow = traceFlow(machine);
+  const list = $("trace-runs");
+  if (!flow) {
+    $("traces-summary").textContent = `No run of ${machine} in this trace.`;
+    list.replaceChildren();
+    return;
+  }
+  const c = flow.by_outcome;
+  const total = c.complete + c["cut off"] + c.deviating;
+  $("traces-summary").textContent =
+    `${total} run${total === 1 ? "" : "s"}: ${c.complete} complete, ${c["cut off"]} cut off, ` +
+    `${c.deviating} deviating` +
+    (flow.more ? `; the first ${state.traces.listed_per_outcome} of each are listed.` : ".") +
+    " Play one to step through it beside its real lines.";
+  list.replaceChildren(...flow.listed.map((run) => h("li", {},
+    h("button", {
+      type: "button", class: `cx trace-run ${run.outcome === "deviating" ? "deviating" : ""}`,
+      dataset: { run: String(run.id), session: run.session, outcome: run.outcome },
+      title: "Play this session in the simulator",
+      onclick: () => playRun(run).catch(fatal),
+    }, h("strong", {}, `session ${run.session}`),
+    h("span", {}, `${run.outcome} · ${run.lines} line${run.lines === 1 ? "" : "s"} · ` +
+      `lines ${run.first_line}–${run.last_line}`)))));
+}
+
+async function playRun(run) {
+  const played = await api("POST", "/api/traces/play", { run: run.id });
+  const view = played.view;
+  sessionStorage.setItem(STORE, JSON.stringify({ id: view.session, machine: view.machine }));
+  await showMachine(view.machine);
+  render(view);
+  state.replay = { kind: "trace", title: `session ${run.session}`, steps: played.steps,
+    index: 0, results: [], played };
+  renderReplay();
+}
+
+function traceLine(line) {
+  return h("li", {}, h("span", { class: "line-no" }, `line ${line.line}`), " ",
+    shortEvent(line.event), " ", h("span", { class: "props" }, compact(line.properties)));
+}
+
+function renderDeviation(r) {
+  const box = $("replay-deviation");
+  const dev = r.kind === "trace" ? r.played.deviation : null;
+  box.hidden = !dev;
+  if (!dev) { box.replaceChildren(); return; }
+  const allowed = dev.allowed.map((a) => h("li", {}, a.end ? "the flow may end here"
+    : [shortEvent(a.event), " ", h("span", { class: "props" }, compact(a.properties))],
+  a.after && a.after.length ? h("span", { class: "props" }, ` (after ${a.after.join(", ")})`) : null));
+  box.replaceChildren(
+    h("p", {}, h("strong", {}, `Line ${dev.line} deviates from the flow: `),
+      shortEvent(dev.event), " ", h("span", { class: "props" }, compact(dev.properties))),
+    h("p", {}, r.index >= r.steps.length ? "Here the model allowed:" : "After the last step, the model allowed:"),
+    h("ul", {}, ...allowed));
 }
 
 // -- wiring ------------------------------------------------------------------------------------
@@ -1131,11 +1248,13 @@ async function main() {
   $("replay-next").addEventListener("click", () => replayNext().catch(fatal));
   $("replay-all").addEventListener("click", () => replayAll().catch(fatal));
   $("replay-stop").addEventListener("click", () => { state.replay = null; renderReplay(); });
+  $("traffic").addEventListener("change", () => applyTraffic());
   window.addEventListener("resize", () => { if (state.view) render(state.view); });
   window.addEventListener("hashchange", () => {
     if (!state.view || location.hash.slice(1) === sessionLink(state.view).split("#")[1]) return;
     restore().catch(fatal);
   });
+  await loadTraces().catch(fatal);
   await restore();
   document.body.dataset.ready = "true";
 }
