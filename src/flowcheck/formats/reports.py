@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -469,9 +470,29 @@ def render_junit(reports: list[MachineReport], checks: Sequence[Check] = (),
         root_el.set(key, str(totals[key]))
     root_el.set("errors", "0")
     root_el.set("skipped", str(totals["skipped"]))
+    _xml_safe(root_el)
     ET.indent(root_el)
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
             + ET.tostring(root_el, encoding="unicode") + "\n")
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+"""Characters XML 1.0 cannot hold, even escaped (a machine's names may have them)."""
+
+
+def _xml_safe(root: ET.Element) -> None:
+    """Every attribute and text of the tree as XML can hold it: a character it cannot is
+    written as a visible escape (``\\x1b``), so the report stays a parsable document."""
+    def clean(text: str) -> str:
+        return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                            else f"\\u{ord(m.group()):04x}", text)
+
+    for element in root.iter():
+        for key, value in element.attrib.items():
+            if _NOT_XML.search(value):
+                element.set(key, clean(value))
+        if element.text and _NOT_XML.search(element.text):
+            element.text = clean(element.text)
 
 
 def _junit_value(value: Any) -> str:
