@@ -1118,7 +1118,7 @@ function applyTraffic() {
     else delete el.dataset.taken;
     if (!w) continue;
     const box = el.getBBox();
-    const badge = document.createElementNS("http://www.w3.org/2000/svg", "text");
+    const badge = document.createElementNS(svg.namespaceURI, "text");
     badge.setAttribute("class", "traffic-badge");
     badge.setAttribute("x", String(box.x + box.width + 2));
     badge.setAttribute("y", String(box.y + 8));
