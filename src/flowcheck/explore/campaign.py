@@ -24,8 +24,10 @@ With the exploration's result (``graph``), the campaign first replays the explor
 transition exploration fired (see :func:`transition_cover`), each once, in a fixed order.
 That part is deterministic and is what makes every transition agree between the two
 implementations; the random runs then spend the ``examples`` budget on what exploration
-did not try (values drawn from the types, other sequences and contexts). A failure in the
-cover is reported as it is (its path is already short) and the random runs are skipped.
+did not try (values drawn from the types, other sequences and contexts). The cover checks
+that the implementations agree and that nothing attempts I/O (the invariants below are the
+exhaustive properties' on those very steps); a failure there is reported as it is (its
+path is already short) and the random runs are skipped.
 ``Campaign`` says how long each part took.
 
 With the exploration's result, the campaign is also the adversary of its
@@ -552,6 +554,11 @@ def _replay_cover(graph: Exploration, checker: _Checker, result: Campaign) -> _F
     result.cover_transitions, result.transitions = cover.fired, cover.transitions
     examples, events = result.examples, result.events
     failed: _Failed | None = None
+    # The cover's paths are explored ones: once the machine agrees with the Stepper there
+    # (configuration, context, telemetry), the exhaustive failure-retry and telemetry
+    # properties have judged the same steps, with shorter counterexamples. The cover looks
+    # for differences between the implementations, and for I/O.
+    checker.invariants = False
     try:
         for path in cover.paths:
             queue = list(path.events)
@@ -563,6 +570,8 @@ def _replay_cover(graph: Exploration, checker: _Checker, result: Campaign) -> _F
             checker.run(next_event, path.input)
     except _Failed as exc:
         failed = exc
+    finally:
+        checker.invariants = True
     result.cover_runs = result.examples - examples
     result.cover_events = result.events - events
     result.examples, result.events = examples, events
@@ -694,6 +703,8 @@ class _Checker:
         self.result = result
         self.adversary = adversary
         self.first_miss: _Failed | None = None
+        self.invariants = True
+        """Whether each step also checks the invariants (failure-retry, telemetry)."""
         self.start: dict[str, Any] | None = None
         self.context_model: type[BaseModel] | None = getattr(machine_class, "Context", None)
         from flowcheck.properties.failure_retry import retry_events
@@ -806,7 +817,21 @@ class _Checker:
         if not _same_telemetry(emitted, tracked, together):
             raise self._fail("conformance", f"telemetry differs: python-statemachine emitted "
                              f"{_names(emitted)}, the Stepper {_names(tracked)}", events)
-        self._invariants(machine, before, after, emitted, events)
+        if self.invariants:
+            self._invariants(machine, before, after, emitted, events)
+        self._validates(machine, events)
+
+    def _validates(self, machine: Any, events: list[Event]) -> None:
+        """The machine's context still validates against the flow's Context model."""
+        if self.context_model is not None:
+            try:
+                self.context_model.model_validate(machine.context.model_dump())
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(x) for x in first.get("loc", ()))
+                raise self._fail("conformance", f"the context no longer validates against "
+                                 f"{self.context_model.__name__}: {where}: {first.get('msg')}",
+                                 events) from exc
 
     def _invariants(self, machine: Any, before: set[str], after: set[str],
                     emitted: list[tuple[str, dict[str, Any]]], events: list[Event]) -> None:
@@ -827,15 +852,6 @@ class _Checker:
                         raise self._fail("telemetry", f"state {sid!r} was {verb} without "
                                          f"{track.event}, which its {where} actions track",
                                          events)
-        if self.context_model is not None:
-            try:
-                self.context_model.model_validate(machine.context.model_dump())
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(x) for x in first.get("loc", ()))
-                raise self._fail("conformance", f"the context no longer validates against "
-                                 f"{self.context_model.__name__}: {where}: {first.get('msg')}",
-                                 events) from exc
 
 
 Tracked = list[tuple[str, dict[str, Any]]]
