@@ -44,7 +44,7 @@ def test_weights_show_and_a_real_session_plays_to_its_end(page: Any) -> None:
         "4 runs: 2 complete, 1 cut off, 1 deviating")
     # the submit label carries the two runs that paid, as a count beside it
     submit = page.locator('#diagram [data-transition][data-event="PAYMENT_SUBMITTED"]')
-    expect(submit.locator("text.traffic-badge")).to_have_text("2×")
+    expect(submit.locator("text.traffic-badge")).to_have_text("2\u00d7")
     assert "traffic-4" in (submit.get_attribute("class") or "")
     # no run cancelled: the cancel label is faded
     cancel = page.locator('#diagram [data-transition][data-event="CHECKOUT_CANCELLED"]').first
