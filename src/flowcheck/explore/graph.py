@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
+from flowcheck import watchdog
 from flowcheck.chart.model import (
     Chart,
     after_event,
@@ -679,10 +680,13 @@ def _search(result: Exploration, progress: Progress | None) -> None:
             if node % PROGRESS_EVERY == 0:
                 if progress is not None:
                     progress(node, count)
-                if time.perf_counter() > deadline:
+                # The command's own limits too (flowcheck.watchdog: its deadline, and its
+                # resident memory measured, when a command runs under --max-*).
+                hit = watchdog.tripped()
+                if time.perf_counter() > deadline or hit == "time":
                     result.limit = "time"
                     break
-                if count * _node_bytes() + len(e_src) * EDGE_BYTES > budget:
+                if count * _node_bytes() + len(e_src) * EDGE_BYTES > budget or hit == "memory":
                     result.limit = "memory"
                     break
     finally:
