@@ -39,7 +39,7 @@ from flowcheck.project import Machine, Settings, machine_files, machine_paths
 from flowcheck.verification import MachineReport, component_environment
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
+    from multiprocessing.pool import AsyncResult
 
 Verify = Callable[..., MachineReport]
 """What computes one report: :func:`flowcheck.verification.verify_chart`'s signature."""
@@ -360,25 +360,35 @@ def _in_processes(settings: Settings, targets: list[Target], groups: list[list[i
                   workers: int, done: dict[int, MachineReport], verify: Verify | None
                   ) -> None:
     """Verify each group in a worker process, into ``done``; reports come back in the
-    cache's form."""
-    from concurrent.futures import ProcessPoolExecutor
+    cache's form. On an interrupt (or a limit of the command) the workers are stopped at
+    once, not waited for."""
+    import multiprocessing
 
-    pool = ProcessPoolExecutor(max_workers=workers)
+    pool = multiprocessing.Pool(processes=workers, initializer=_worker_started)
     try:
-        futures: list[Future[list[tuple[int, str | MachineReport]]]] = []
+        pending: list[AsyncResult[list[tuple[int, str | MachineReport]]]] = []
         for group in groups:
             specs = [(i, targets[i].name, str(targets[i].source), targets[i].kind,
                       targets[i].project,
                       {m: str(p) for m, p in component(targets[i]).items()})
                      for i in group]
-            futures.append(pool.submit(_verify_group, settings, specs, options, verify))
-        for future in futures:
-            for i, made in future.result():
+            pending.append(pool.apply_async(_verify_group, (settings, specs, options, verify)))
+        for result in pending:
+            for i, made in result.get():
                 done[i] = report_from_text(made) if isinstance(made, str) else made
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.terminate()
+        pool.join()
         raise
-    pool.shutdown()
+    pool.close()
+    pool.join()
+
+
+def _worker_started() -> None:
+    """Ctrl-C is the parent's to handle: it stops the workers itself."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _verify_group(settings: Settings, specs: list[tuple[int, str, str, str, bool,
