@@ -269,11 +269,15 @@ def export(machines: Path | None, names: tuple[str, ...], out: Path | None,
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write the chart model as JSON here (default: print a summary).")
-def import_cmd(file: Path, out: Path | None) -> int:
+@click.option("--to-python", "to_python", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, help="Write the machine as a flow module in the DSL here "
+              "(machines/<name>.py).")
+@click.option("--force", is_flag=True, help="Replace the --to-python file if it exists.")
+def import_cmd(file: Path, out: Path | None, to_python: Path | None, force: bool) -> int:
     """Read an XState v5 config (hand-written or from Stately Studio) into the chart model."""
     from flowcheck.commands import import_ as command
 
-    return int(command.run(file=file, out=out))
+    return int(command.run(file=file, out=out, to_python=to_python, force=force))
 
 
 @cli.command()

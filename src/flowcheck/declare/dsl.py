@@ -7,6 +7,7 @@ flowcheck metadata (tags, invokes) attached as attributes the reader picks up.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
@@ -172,14 +173,71 @@ def declaration(func: Any) -> Any:
 # -- guards -------------------------------------------------------------------------------
 
 
-def guard(name: str, expr: Expr) -> Callable[..., Any]:
-    """A named, declarative guard: ``cond=guard("basicsFilled", and_(...))``."""
-    decl = Guard(name=name, expr=expr)
+MAX_EVALUATIONS = 1000
+"""Evaluations of opaque guards in one step before it is taken for an endless loop (the
+Stepper's bound on microsteps)."""
+OPAQUE_OUTCOMES = "$guards"
+"""The event field an opaque guard reads its outcome from (the Stepper's ``OPAQUE_GUARDS``)."""
+
+
+def guard(
+    name: str,
+    expr: Expr | None = None,
+    *,
+    opaque: bool = False,
+    params: dict[str, Any] | None = None,
+) -> Callable[..., Any]:
+    """A named, declarative guard: ``cond=guard("basicsFilled", and_(...))``.
+
+    ``guard("isValid", opaque=True)`` is a guard the frontend implements (one imported from
+    an XState machine without a body): flowcheck explores it both ways, true and false at
+    each evaluation, and exports it as ``{"type": "isValid"}`` with its ``params``, kept
+    unchanged. In Python its outcome is read from the ``"$guards"`` field of the event whose
+    step it is evaluated in (``{"$guards": {"isValid": true}}``; with params the key is
+    ``Guard.key``, ``isValid({"min":3})``), false when absent, as in the Stepper."""
+    if opaque == (expr is not None):
+        raise TypeError(
+            f"guard {name!r}: give it an expression, guard(name, expression), or declare "
+            "it implemented elsewhere with guard(name, opaque=True), not both"
+        )
+    if params is not None and not opaque:
+        raise TypeError(
+            f"guard {name!r}: params belong to an opaque guard (its implementation reads "
+            "them); a declarative guard says everything in its expression"
+        )
+    text = None if params is None else json.dumps(params, sort_keys=True, separators=(",", ":"))
+    decl = Guard(name=name, expr=expr, params=text)
 
     def run(machine: Any, event: dict[str, Any]) -> bool:
+        if expr is None:
+            held = event.get(OPAQUE_OUTCOMES, getattr(machine, "flowcheck_outcomes", None))
+            outcome = bool((held or {}).get(decl.key, False))
+            if OPAQUE_OUTCOMES not in event and outcome:
+                return _eventless_again(machine, decl.key)
+            return outcome
         return bool(evaluate(expr, _context_of(machine), event))
 
     return _callback(name, decl, run)
+
+
+def _eventless_again(machine: Any, name: str) -> bool:
+    """Whether an opaque guard that holds for the step holds again on an eventless
+    transition. XState selects eventless transitions again only after a microstep that
+    changed the snapshot (a targetless one with plain actions fires once a step);
+    python-statemachine selects them after every microstep. So the guard holds once per
+    snapshot, and a step that never settles stops as the Stepper's does."""
+    seen: dict[str, Any] = machine.__dict__.setdefault("flowcheck_fired", {})
+    snapshot = (sorted(str(s.id) for s in machine.configuration), repr(machine.context))
+    if seen.get(name) == snapshot:
+        return False
+    seen[name] = snapshot
+    machine.flowcheck_evaluations = getattr(machine, "flowcheck_evaluations", 0) + 1
+    if machine.flowcheck_evaluations > MAX_EVALUATIONS:
+        raise RuntimeError(
+            f"eventless transitions never settle (guard {name!r} held more than "
+            f"{MAX_EVALUATIONS} times in one step): add a guard that becomes false"
+        )
+    return True
 
 
 # -- actions ------------------------------------------------------------------------------
@@ -223,7 +281,9 @@ def raise_(event: str) -> Callable[..., Any]:
 
     def run(machine: Any, _event: dict[str, Any]) -> None:
         machine.flowcheck_log.append(decl)
-        machine.raise_(event)
+        # The raised event keeps the step's opaque-guard outcomes, as in the Stepper.
+        held = getattr(machine, "flowcheck_outcomes", None)
+        machine.raise_(event, **({OPAQUE_OUTCOMES: held} if held else {}))
 
     return _callback(f"raise_{event}", decl, run)
 
@@ -243,10 +303,14 @@ def send_parent(event: str) -> Callable[..., Any]:
     return _callback(f"send_parent_{event}", decl, run)
 
 
-def custom(name: str, run: Callable[..., Any] | None = None, **params: Any) -> Callable[..., Any]:
+def custom(
+    name: str, /, run: Callable[..., Any] | None = None, **params: Any
+) -> Callable[..., Any]:
     """An action the frontend implements (focus a field, scroll); flowcheck treats it as opaque.
 
     ``run``, if given, is called in Python with the machine; it must not touch the outside world.
+    ``params`` are the action's XState params (``custom("navigate", path="/home")``), exported
+    unchanged for the implementation to read.
     """
     decl = Custom(name=name, params=tuple(sorted(params.items())))
 
@@ -269,10 +333,17 @@ def _meta(state: State) -> dict[str, Any]:
     return meta
 
 
-def tag(state: State, *tags: str, description: str = "") -> State:
+def tag(state: State, *tags: str, description: str = "", key: str = "") -> State:
+    """Attach tags and a description to a state (any state: atomic, compound, parallel).
+
+    ``key`` is the state's key in XState's ``states`` object, and so in
+    ``snapshot.value``, when it cannot be the attribute name: a key that is not a Python
+    identifier (``"In Progress"``) or one that two parents use (``idle``)."""
     _meta(state)["tags"].extend(tags)
     if description:
         _meta(state)["description"] = description
+    if key:
+        _meta(state)["key"] = key
     return state
 
 

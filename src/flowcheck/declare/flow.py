@@ -9,7 +9,7 @@ from statemachine import State, StateChart
 
 from flowcheck.chart.expr import Expr
 from flowcheck.chart.model import ABANDONED, FAILURE, SUCCESS, Track
-from flowcheck.declare.dsl import STATE_META, emit
+from flowcheck.declare.dsl import OPAQUE_OUTCOMES, STATE_META, emit
 
 
 class TelemetryPolicy(BaseModel):
@@ -127,8 +127,21 @@ class Flow(StateChart):  # type: ignore[type-arg]
         self.telemetry: list[tuple[str, dict[str, Any]]] = []
         self.flowcheck_log: list[Any] = []
         self.sent_to_parent: list[str] = []
+        self.flowcheck_outcomes: dict[str, Any] = {}
+        self.flowcheck_evaluations = 0
         self._flowcheck_started = False
         super().__init__(**kwargs)
+
+    def prepare_event(self, event: Any = None, **kwargs: Any) -> dict[str, Any]:
+        """Keep the outcomes of opaque guards (``guard(name, opaque=True)``) the event being
+        processed carries in ``"$guards"``: they hold for its whole step, eventless
+        transitions and raised events included, as in the Stepper (python-statemachine calls
+        an eventless transition's guard without the event)."""
+        if event is not None:
+            self.flowcheck_outcomes = dict(kwargs.get(OPAQUE_OUTCOMES) or {})
+            self.flowcheck_evaluations = 0
+            self.flowcheck_fired: dict[str, Any] = {}
+        return {}
 
     def on_enter_state(self, state: State | None = None, **_: Any) -> None:
         if state is None:

@@ -90,6 +90,7 @@ class _Reader:
         for state in order:
             chart_state, counter = self._state(state, counter)
             states.append(chart_state)
+        self._unique_keys(states)
         context = _fields(cls.Context, self.label, "Context")
         chart = Chart(
             input=self._input(context),
@@ -204,6 +205,18 @@ class _Reader:
         for hist in state.history:
             self._walk(hist, state.id, order, seen)
 
+    def _unique_keys(self, states: list[ChartState]) -> None:
+        """Sibling states need distinct XState keys (``tag(..., key=...)`` sets one)."""
+        seen: dict[tuple[str | None, str], str] = {}
+        for st in states:
+            other = seen.setdefault((st.parent, st.name), st.id)
+            if other != st.id:
+                where = f"under {st.parent!r}" if st.parent else "at the top level"
+                raise self.fail(
+                    f"states {other!r} and {st.id!r} {where} both have the XState key "
+                    f"{st.name!r}; keys are unique among siblings: change one key"
+                )
+
     def _initial_of(self, children: list[State], owner: str) -> str:
         marked = [c for c in children if c.initial and not isinstance(c, HistoryState)]
         if not marked:
@@ -287,6 +300,7 @@ class _Reader:
                 tags=tuple(meta["tags"]),
                 history=history,
                 description=meta["description"],
+                key=_key(meta, state.id),
             ),
             counter,
         )
@@ -344,8 +358,10 @@ class _Reader:
                     f"guard {what!r} on {t.event or 'eventless'} from {state.id!r} is not "
                     "declarative: write it as flowcheck.declare.guard(name, expression)"
                 )
-            if spec.expected_value is False:
-                assert decl.expr is not None
+            if spec.expected_value is False and decl.expr is None:
+                # Explored both ways like the guard itself; XState JSON has no not().
+                decl = decl.model_copy(update={"negated": not decl.negated})
+            elif spec.expected_value is False:
                 decl = Guard(name=f"not{decl.name[:1].upper()}{decl.name[1:]}",
                              expr=Expr(op="not", args=(decl.expr,)))
             parts.append(self._register_guard(decl))
@@ -353,14 +369,21 @@ class _Reader:
             return None
         if len(parts) == 1:
             return parts[0]
+        opaque = [p.name for p in parts if p.expr is None]
+        if opaque:
+            raise self.fail(
+                f"{t.event or 'eventless'} from {state.id!r} combines the opaque guard "
+                f"{opaque[0]!r} with other guards; XState takes one guard per transition: "
+                "declare one guard (opaque, or with an expression) for the combination"
+            )
         name = "And".join(p.name[:1].upper() + p.name[1:] for p in parts)
         name = name[:1].lower() + name[1:]
         exprs = tuple(p.expr for p in parts if p.expr is not None)
         return self._register_guard(Guard(name=name, expr=Expr(op="and", args=exprs)))
 
     def _register_guard(self, decl: Guard) -> Guard:
-        known = self.guard_names.get(decl.name)
-        if known is not None and known != decl.expr:
+        known = self.guard_names.get(decl.name, decl.expr)
+        if known != decl.expr:
             raise self.fail(
                 f"two different guards are both named {decl.name!r}: give each its own name"
             )
@@ -375,13 +398,16 @@ class _Reader:
             decl = declaration(spec.func)
             if isinstance(decl, Assign | Track | Raise | SendParent | Custom):
                 if isinstance(decl, Assign | Custom):
+                    # One custom action may take different params at each use, as in XState.
+                    same = decl.model_copy(update={"params": ()}) \
+                        if isinstance(decl, Custom) else decl
                     known = self.action_names.get(decl.name)
-                    if known is not None and known != decl:
+                    if known is not None and known != same:
                         raise self.fail(
                             f"two different actions are both named {decl.name!r} "
                             f"(second one in {where}): give each its own name"
                         )
-                    self.action_names[decl.name] = decl
+                    self.action_names[decl.name] = same
                 out.append(decl)
             else:
                 name = getattr(spec.func, "__name__", None) or str(spec.func)
@@ -407,6 +433,12 @@ class _Reader:
             doc = inspect.cleandoc(model.__doc__ or "") if model and model.__doc__ else ""
             specs.append(EventSpec(name=event, payload=payload, description=doc))
         return tuple(specs)
+
+
+def _key(meta: dict[str, Any], state_id: str) -> str:
+    """The state's XState key when ``tag(..., key=...)`` gives one other than its id."""
+    key = meta.get("key", "")
+    return "" if key == state_id else str(key)
 
 
 def _specs(group: Any) -> list[Any]:
@@ -505,6 +537,11 @@ def _is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
+def _is_json(annotation: Any) -> bool:
+    """``Any`` or a ``dict`` type: a JSON value of any shape."""
+    return annotation is Any or annotation is dict or typing.get_origin(annotation) is dict
+
+
 def _freeze(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_freeze(v) for v in value)
@@ -530,12 +567,15 @@ def _field_type(
     if annotation in _SCALARS:
         return _SCALARS[annotation], False, ()
     # Models are not flow data, but they are read (not refused) so that the
-    # context-taxonomy property reports them with the rule they break.
-    if origin in (list, tuple) and args and _is_model(args[0]):
+    # context-taxonomy property reports them with the rule they break. So are JSON
+    # values of any shape (``dict[str, Any]``, ``list[Any]``, ``Any``): XState's context
+    # is any JSON value, and a machine brought in from XState keeps its own.
+    if origin in (list, tuple) and args and (_is_model(args[0]) or _is_json(args[0])):
         return "object[]", False, ()
-    if _is_model(annotation):
+    if _is_model(annotation) or _is_json(annotation):
         return "object", False, ()
     raise MachineError(
         f"{label}: field {name!r} of {where} has type {annotation!r}; flow data is ids and form "
-        "input: use str, int, bool, a Literal, list[str], or one of those | None"
+        "input: use str, int, bool, a Literal, list[str], or one of those | None (dict[str, Any] "
+        "for a JSON object)"
     )
