@@ -268,6 +268,31 @@ class Exploration:
     def edges(self) -> int:
         return len(self.edge_src)
 
+    def applicable_letters(self, config: int) -> list[int]:
+        """The letters exploration tries in a configuration, in alphabet order: some active
+        state handles the event and every state the letter requires is active. Found
+        through the letters of each active state, so that a configuration costs what
+        applies there, not the whole alphabet (a hub with an event per state would make
+        exploration quadratic)."""
+        by_state = self.cache.get("letters_by_state")
+        if by_state is None:
+            by_state = self.cache["letters_by_state"] = {}
+            for li, lt in enumerate(self.alphabet):
+                mask = lt.handled
+                while mask:
+                    low = mask & -mask
+                    by_state.setdefault(low.bit_length() - 1, []).append(li)
+                    mask ^= low
+        found: set[int] = set()
+        mask = config
+        while mask:
+            low = mask & -mask
+            found.update(by_state.get(low.bit_length() - 1, ()))
+            mask ^= low
+        alphabet = self.alphabet
+        return sorted(li for li in found
+                      if config & alphabet[li].requires == alphabet[li].requires)
+
     def index_of(self, snap: Snapshot) -> int | None:
         return self.store.find(snap)
 
@@ -581,8 +606,7 @@ def _search(result: Exploration, progress: Progress | None) -> None:
         if letters is None:
             # Which letters apply depends on the configuration only: compute it once.
             letters = applicable[config] = [
-                (li, ev) for li, (ev, requires, handled) in enumerate(table)
-                if config & handled and config & requires == requires
+                (li, table[li][0]) for li in result.applicable_letters(config)
             ]
         out = [step for li, ev in letters
                if (step := _step_of(store, kernel(config, hist, ev["type"]), control, li, ev))

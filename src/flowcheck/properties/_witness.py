@@ -119,8 +119,7 @@ class TracedStep(NamedTuple):
 def applicable_letters(graph: Exploration, config: int) -> list[int]:
     """The letters exploration tries in a configuration (some active state handles the
     event, and every state the letter requires is active)."""
-    return [i for i, lt in enumerate(graph.alphabet)
-            if config & lt.handled and config & lt.requires == lt.requires]
+    return graph.applicable_letters(config)
 
 
 def traced_steps(graph: Exploration, idle: bool = False) -> Iterator[TracedStep]:
