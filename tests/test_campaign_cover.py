@@ -59,7 +59,7 @@ def test_the_campaign_replays_the_cover_before_its_random_runs(
     assert result.cover_runs == len(cover.paths)
     assert result.cover_events == sum(len(p.events) for p in cover.paths)
     assert result.cover_transitions == result.transitions == len(m.chart.transitions())
-    assert result.examples >= 5  # then the random budget
+    assert result.examples >= 3  # then the random runs: what is left, at least half
     assert 0 < result.cover_seconds <= result.seconds
 
 

@@ -24,7 +24,8 @@ With the exploration's result (``graph``), the campaign first replays the explor
 transition exploration fired (see :func:`transition_cover`), each once, in a fixed order.
 That part is deterministic and is what makes every transition agree between the two
 implementations; the random runs then spend the ``examples`` budget on what exploration
-did not try (values drawn from the types, other sequences and contexts). The cover checks
+did not try (values drawn from the types, other sequences and contexts): the ``examples``
+budget minus the cover's runs, and at least half of it. The cover checks
 that the implementations agree and that nothing attempts I/O (the invariants below are the
 exhaustive properties' on those very steps); a failure there is reported as it is (its
 path is already short) and the random runs are skipped.
@@ -332,7 +333,9 @@ def run_campaign(
     stepper: Stepper | None = None,
     graph: Exploration | None = None,
 ) -> Campaign:
-    """Run ``examples`` generated event sequences on ``machine_class`` and on the Stepper.
+    """Run event sequences on ``machine_class`` and on the Stepper: with ``graph``, the
+    transition cover first, then generated ones (``examples`` in all, and at least half of
+    them generated); without, ``examples`` generated ones.
 
     With ``graph``, the finished exploration of ``chart``, every step is also checked
     against the guard outcomes exploration saw (see :mod:`flowcheck.explore.adversary`).
@@ -360,8 +363,12 @@ def run_campaign(
             return result
     random_started = time.perf_counter()
 
+    # The cover's runs count against the budget: the random runs take what is left, and at
+    # least half of it, for the values exploration did not try (the adversary's share).
+    random_budget = max(examples - result.cover_runs, (examples + 1) // 2)
+
     @settings(
-        max_examples=examples,
+        max_examples=random_budget,
         database=None,
         deadline=None,
         derandomize=False,
