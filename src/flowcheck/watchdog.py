@@ -11,8 +11,10 @@ process's resident set (``/proc/self/statm``; the peak from ``getrusage`` where 
 - **hard**: at the deadline plus a grace period (:func:`grace`), or at the memory limit,
   a watchdog thread interrupts the main thread with :class:`LimitExceeded`; the command
   then prints one line naming the limit and exits 3. If the main thread does not answer
-  within :data:`ANSWER_SECONDS` (stuck inside a C call), the watchdog prints that line
-  itself and ends the process with exit code 3.
+  within :data:`ANSWER_SECONDS`, the watchdog prints that line itself and ends the process
+  with exit code 3. A main thread stuck inside one C call that holds the interpreter lock
+  (no Python thread runs then) is ended by a last-resort timer of the interpreter itself
+  (``faulthandler``), which prints where it was stuck and exits 1.
 
 Outside :func:`watch` (the pytest plugin, the library API) nothing is limited here:
 :func:`tripped` is None, and exploration keeps its own per-machine limits.
@@ -21,6 +23,7 @@ Outside :func:`watch` (the pytest plugin, the library API) nothing is limited he
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import signal
 import sys
@@ -145,6 +148,10 @@ def watch(seconds: float | None, memory_mb: float | None,
         previous = signal.signal(signal.SIGALRM, stop)
     thread = threading.Thread(target=_sample, args=(w, done, main), daemon=True,
                               name="flowcheck-watchdog")
+    if seconds is not None:
+        # The last resort needs no Python thread, hence no interpreter lock.
+        faulthandler.dump_traceback_later(seconds + grace(seconds) + ANSWER_SECONDS + 1,
+                                          exit=True)
     _current = w
     thread.start()
     try:
@@ -152,6 +159,8 @@ def watch(seconds: float | None, memory_mb: float | None,
     finally:
         done.set()
         _current = None
+        if seconds is not None:
+            faulthandler.cancel_dump_traceback_later()
         thread.join()
         if main:
             signal.signal(signal.SIGALRM, previous or signal.SIG_DFL)
