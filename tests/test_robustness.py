@@ -360,6 +360,150 @@ def test_the_installed_command_exits_2_without_a_traceback_on_misuse() -> None:
     assert proc.stderr.startswith("error: No such option") and "Traceback" not in proc.stderr
 
 
+# -- files that are not files, too large, too deep ------------------------------------------
+
+
+def installed(*args: str | Path, cwd: Path = REPO, timeout: float = 60) -> Run:
+    """The installed command in its own process: a read that blocks fails the test by its
+    timeout instead of hanging the suite."""
+    proc = subprocess.run([sys.executable, "-m", "flowcheck.cli", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, check=False, timeout=timeout)
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "machine.json"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("command", [
+    ["import"], ["simulate", "checkout", "--script"],
+], ids=["import", "simulate-script"])
+def test_a_fifo_is_refused_before_it_is_read(fifo: Path, command: list[str]) -> None:
+    refused(installed(*command, fifo, timeout=30), str(fifo), "FIFO", "not a")
+
+
+@pytest.mark.parametrize("command", [
+    ["import"], ["simulate", "checkout", "--script"],
+], ids=["import", "simulate-script"])
+def test_a_device_is_refused_before_it_is_read(command: list[str]) -> None:
+    refused(installed(*command, "/dev/zero", timeout=30), "/dev/zero", "character device")
+
+
+@pytest.fixture
+def sparse(tmp_path: Path) -> Path:
+    """A 40 MB file (sparse: it costs no disk), over the default input limit of 32 MB."""
+    path = tmp_path / "huge.json"
+    with path.open("wb") as handle:
+        handle.truncate(40 * 1024 * 1024)
+    return path
+
+
+def test_a_file_over_the_input_limit_is_refused_with_how_to_raise_it(
+    cli: Any, sparse: Path
+) -> None:
+    refused(cli("import", sparse), str(sparse), "larger than the input limit of 32 MB",
+            "--max-input-mb", "max-input-mb")
+
+
+def test_the_input_limit_can_be_raised_for_one_command(cli: Any, sparse: Path) -> None:
+    # Read this time; what it holds (NUL bytes) is then refused for what it is.
+    refused(cli("--max-input-mb", "64", "import", sparse), str(sparse), "not valid JSON")
+
+
+def test_the_input_limit_comes_from_the_project_settings(cli: Any, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.flowcheck]\nmax-input-mb = 0.001\n")
+    config = tmp_path / "m.json"
+    config.write_text(json.dumps({"id": "m", "initial": "a", "states": {"a": {}},
+                                  "description": "x" * 4096}))
+    os.chdir(tmp_path)
+    refused(cli("verify", config, *FAST), str(config), "input limit of 0.001 MB")
+
+
+def test_a_binary_scenario_file_is_refused(cli: Any, tmp_path: Path) -> None:
+    script = tmp_path / "binary.yaml"
+    script.write_bytes(bytes(range(256)) * 4)
+    refused(cli("simulate", "checkout", "--script", script), str(script), "not UTF-8")
+
+
+YAML_BOMB = "".join(
+    [f"a0: &a0 [{', '.join(['x'] * 9)}]\n"]
+    + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9)]
+    + ["machine: checkout\nsteps: []\n"])
+
+
+def test_a_yaml_alias_bomb_is_refused_without_expanding_it(cli: Any, tmp_path: Path) -> None:
+    script = tmp_path / "bomb.yaml"
+    script.write_text(YAML_BOMB)  # 9 ** 9 (387 million) nodes once expanded
+    started = time.perf_counter()
+    refused(cli("simulate", "checkout", "--script", script), str(script), "aliases",
+            "1,000,000 nodes")
+    assert time.perf_counter() - started < 10
+
+
+def test_yaml_nested_too_deeply_is_refused(cli: Any, tmp_path: Path) -> None:
+    script = tmp_path / "deep.yaml"
+    script.write_text("machine: checkout\nsteps: " + "[" * 300 + "]" * 300 + "\n")
+    refused(cli("simulate", "checkout", "--script", script), str(script), "nested")
+
+
+# -- settings and options of the wrong type ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("line", "mentions"), [
+    ('machines = "machines"', ("machines = 'machines'", "a list of directories")),
+    ('examples = "ten"', ("examples = 'ten'", "an integer, 0 or more")),
+    ("seed = 1.5", ("seed = 1.5", "an integer")),
+    ('profile = "strict"', ("profile = 'strict'", '"generic" or "mirai"')),
+    ('pytest = "yes"', ("pytest = 'yes'", "true or false")),
+    ("taxonomy = 3", ("taxonomy = 3", "a table")),
+    ("max-seconds = inf", ("max-seconds = inf", "finite positive number")),
+    ("max-seconds = nan", ("max-seconds = nan", "finite positive number")),
+    ("max-input-mb = -1", ("max-input-mb = -1", "finite positive number")),
+    ('exports = ["a"]', ("exports = ['a']", "a directory")),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_a_setting_of_the_wrong_type_is_refused_naming_it(
+    cli: Any, tmp_path: Path, line: str, mentions: tuple[str, ...]
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.flowcheck]\n{line}\n")
+    os.chdir(tmp_path)
+    refused(cli("verify", *FAST), "pyproject.toml", "[tool.flowcheck]", *mentions)
+
+
+def test_a_tool_flowcheck_that_is_not_a_table_is_refused(cli: Any, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool]\nflowcheck = 5\n")
+    os.chdir(tmp_path)
+    refused(cli("list"), "pyproject.toml", "must be a table")
+
+
+def test_a_pyproject_that_is_not_utf8_is_refused(cli: Any, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_bytes(b"[tool.flowcheck]\nexports = '\xff'\n")
+    os.chdir(tmp_path)
+    refused(cli("list"), "pyproject.toml", "not UTF-8")
+
+
+@pytest.mark.parametrize(("args", "mentions"), [
+    (["verify", "checkout", "--max-seconds", "nan"], ("--max-seconds", "'nan'", "finite")),
+    (["verify", "checkout", "--max-seconds", "inf"], ("--max-seconds", "'inf'", "finite")),
+    (["verify", "checkout", "--max-seconds", "-1"], ("--max-seconds", "'-1'")),
+    (["verify", "checkout", "--max-memory", "0"], ("--max-memory", "'0'")),
+    (["verify", "checkout", "--max-memory", "1.5"], ("--max-memory", "whole number")),
+    (["--max-input-mb", "nan", "list"], ("--max-input-mb", "'nan'")),
+    (["--max-input-nesting", "0", "list"], ("--max-input-nesting",)),
+    (["serve", "--port", "99999"], ("--port", "0<=x<=65535")),
+    (["serve", "--port", "-1"], ("--port", "0<=x<=65535")),
+    (["simulate", "checkout", "--events", "CART_SUBMITTED", "--script", "s.yaml"],
+     ("--events and --script", "give one of the two")),
+], ids=["seconds-nan", "seconds-inf", "seconds-negative", "memory-zero", "memory-fraction",
+        "input-mb-nan", "nesting-zero", "port-too-high", "port-negative", "events-and-script"])
+def test_a_limit_that_is_no_number_or_conflicting_options_are_refused(
+    cli: Any, args: list[str], mentions: tuple[str, ...]
+) -> None:
+    refused(cli(*args), *mentions)
+
+
 # -- nothing lost -----------------------------------------------------------------------------
 
 

@@ -36,10 +36,14 @@ MAX_YAML_NODES = 1_000_000
 
 @dataclass(frozen=True)
 class InputLimits:
-    max_bytes: int = DEFAULT_MAX_INPUT_MB * 1024 * 1024
+    max_mb: float = DEFAULT_MAX_INPUT_MB
     max_nesting: int = DEFAULT_MAX_INPUT_NESTING
     from_command_line: bool = False
     """Set by command-line options, which win over the project's settings."""
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_mb * 1024 * 1024)
 
 
 _limits = InputLimits()
@@ -58,7 +62,7 @@ def configure(max_mb: float | None = None, max_nesting: int | None = None,
     if _limits.from_command_line and not from_command_line:
         return
     _limits = InputLimits(
-        max_bytes=int(max_mb * 1024 * 1024) if max_mb is not None else _limits.max_bytes,
+        max_mb=max_mb if max_mb is not None else _limits.max_mb,
         max_nesting=max_nesting if max_nesting is not None else _limits.max_nesting,
         from_command_line=_limits.from_command_line or from_command_line,
     )
@@ -119,9 +123,9 @@ def read_bytes(path: Path, what: str = "file") -> bytes:
 
 
 def _too_large(path: Path, size: int, what: str) -> str:
-    mb = _limits.max_bytes / (1024 * 1024)
-    return (f"{path}: the {what} is larger than the input limit of {mb:g} MB (at least "
-            f"{size / (1024 * 1024):.1f} MB); if it is meant to be this large, raise the limit "
+    return (f"{path}: the {what} is larger than the input limit of {_limits.max_mb:g} MB "
+            "(at least "
+            f"{size / (1024 * 1024):.3g} MB); if it is meant to be this large, raise the limit "
             "with `flowcheck --max-input-mb N ...` or [tool.flowcheck] max-input-mb")
 
 

@@ -148,10 +148,14 @@ def watch(seconds: float | None, memory_mb: float | None,
         previous = signal.signal(signal.SIGALRM, stop)
     thread = threading.Thread(target=_sample, args=(w, done, main), daemon=True,
                               name="flowcheck-watchdog")
+    armed = False
     if seconds is not None:
-        # The last resort needs no Python thread, hence no interpreter lock.
-        faulthandler.dump_traceback_later(seconds + grace(seconds) + ANSWER_SECONDS + 1,
-                                          exit=True)
+        # The last resort needs no Python thread, hence no interpreter lock. It writes to
+        # the process's standard error (fd 2), whatever sys.stderr is now.
+        with contextlib.suppress(OSError, ValueError):
+            faulthandler.dump_traceback_later(seconds + grace(seconds) + ANSWER_SECONDS + 1,
+                                              exit=True, file=2)
+            armed = True
     _current = w
     thread.start()
     try:
@@ -159,7 +163,7 @@ def watch(seconds: float | None, memory_mb: float | None,
     finally:
         done.set()
         _current = None
-        if seconds is not None:
+        if armed:
             faulthandler.cancel_dump_traceback_later()
         thread.join()
         if main:
