@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,92 @@ def test_a_name_that_would_set_a_prototype_is_refused() -> None:
                               "states": {"a": {}}})
     with pytest.raises(FlowcheckError, match="__proto__"):
         export_files(chart, "m")
+
+
+# -- generated Python (``flowcheck import --to-python``) --------------------------------------
+
+
+def py_payload(tag: str) -> str:
+    """Python that writes ``tag`` into the file named by $CANARY if it ever runs (no dots,
+    no quotes of one kind only: it breaks out of strings, docstrings and comments)."""
+    return (f"getattr(getattr(__import__('pathlib'),'Path')(getattr(__import__('os'),"
+            f"'environ')['CANARY']),'write_text')('{tag}')")
+
+
+def python_hostile_machine() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A config and manifest whose names break out of every Python context."""
+    p = py_payload
+    guard, fguard = f"g'+{p('guard')}+'", f"h{{{p('f-string')}}}"
+    assign, event = f"set'{p('assign')}'", f'E"+{p("event")}+"'
+    key = f"s'''{p('state key')}'''"
+    config = {
+        "id": f'm\n"""\n{p("machine id")}\n"""',
+        "description": f"'''\n{p('description')}\n\"\"\"\n{p('description, again')}\\",
+        "initial": key,
+        "context": {"a": 0, "plain": ""},
+        "states": {
+            key: {"id": "start", "description": f"#{p('comment')}\n{p('next line')}",
+                  "tags": [f"t'+{p('tag')}+'"],
+                  "invoke": {"id": "call", "src": f"svc'+{p('actor')}+'", "onDone": "done"},
+                  "on": {event: [{"target": "done", "guard": guard, "actions": [assign]}],
+                         "NEXT": {"target": "done", "guard": fguard}},
+                  "after": {f"d'+{p('delay')}+'": "done"}},
+            "done": {"id": "done", "type": "final"},
+        },
+    }
+    manifest = {
+        "guards": {guard: {"opaque": True},
+                   fguard: {"expr": {"op": "gt", "args": [{"ref": "context.a"}, {"lit": 1}]}}},
+        "actions": {assign: {"kind": "assign",
+                             "updates": {"plain": {"lit": f"\\'{p('literal')}"}}}},
+        "events": [{"name": event, "description": p("event description"), "payload": []},
+                   {"name": "NEXT", "payload": []}],
+    }
+    return config, manifest
+
+
+LOAD_FLOW = """
+import sys
+from pathlib import Path
+from flowcheck.project import load_machine
+machine = load_machine(Path(sys.argv[1]))
+print(len(machine.chart.states), machine.chart.id == sys.argv[2])
+"""
+
+
+def _load_flow(module: Path, canary: Path, machine_id: str) -> str:
+    done = subprocess.run([sys.executable, "-c", LOAD_FLOW, str(module), machine_id],
+                          capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "CANARY": str(canary)})
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture
+def python_module(tmp_path: Path) -> tuple[Path, str]:
+    to_python = pytest.importorskip("flowcheck.formats.python")
+    config, manifest = python_hostile_machine()
+    chart, _ = import_config(config, manifest=manifest, name="hostile")
+    (tmp_path / "machines").mkdir()
+    module = tmp_path / "machines" / "hostile.py"
+    module.write_text(to_python.chart_to_python(chart), encoding="utf-8")
+    return module, str(config["id"])
+
+
+def test_the_python_canary_fires_when_a_payload_runs(
+    python_module: tuple[Path, str], tmp_path: Path
+) -> None:
+    module, machine_id = python_module
+    canary = tmp_path / "canary"
+    module.write_text(module.read_text() + f"\n{py_payload('control')}\n")
+    _load_flow(module, canary, machine_id)
+    assert canary.read_text() == "control"
+
+
+def test_no_name_of_a_hostile_machine_runs_when_its_python_module_is_loaded(
+    python_module: tuple[Path, str], tmp_path: Path
+) -> None:
+    module, machine_id = python_module
+    canary = tmp_path / "canary"
+    assert _load_flow(module, canary, machine_id).split() == ["2", "True"]
+    assert not canary.exists()
