@@ -515,9 +515,13 @@ def report_key(fingerprints: Fingerprints, subject: Subject, options: Options) -
 
 
 def cacheable(report: MachineReport) -> bool:
-    """A report worth keeping: a finished run (an interrupt, or a stop at the time limit,
-    says more about the machine it ran on than about the flow)."""
-    return not report.interrupted and report.stats.get("limit") != "time"
+    """A report worth keeping: a finished run, stopped by nothing that depends on the
+    machine it ran on (an interrupt, the time limit, the memory limit, which the command
+    may measure, or the command's own limits stopping the property checks)."""
+    from flowcheck import watchdog
+
+    return (not report.interrupted and report.stats.get("limit") not in ("time", "memory")
+            and watchdog.tripped() is None)
 
 
 def report_entry(report: MachineReport) -> dict[str, Any]:
