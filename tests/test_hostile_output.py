@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,7 +20,7 @@ from flowcheck.cli import main
 
 FORGED = "\n\x1b[31merror: forged\x1b[0m"
 STATE = f"dead{FORGED}"
-EVENT = "GO\u2028$(touch pwned)'\u202e"
+EVENT = "GO\u2028'$(touch pwned)'\u202e"
 
 
 @pytest.fixture
@@ -59,7 +58,7 @@ def test_the_text_report_shows_control_characters_as_escapes(
     assert code == 1
     assert_no_forged_line(out, err)
     assert "dead\\n\\x1b[31merror: forged\\x1b[0m" in out
-    assert "GO\\u2028$(touch pwned)" in out
+    assert "GO\\u2028'$(touch pwned)'" in out
 
 
 def test_the_json_report_keeps_the_names_as_data(
@@ -157,3 +156,23 @@ def test_a_flow_whose_guard_raises_is_reported_escaped_in_every_text(
         assert_no_forged_line(out, err)
         texts += out + err
     assert "error: forged" in texts  # shown, escaped
+
+
+def test_a_replay_command_pasted_into_a_shell_runs_flowcheck_and_nothing_else(
+    hostile: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import subprocess
+
+    code, out, _ = run(capsys, "verify", hostile, "--format", "sarif")
+    assert code == 1
+    replays = [r["properties"]["replay"] for r in json.loads(out)["runs"][0]["results"]
+               if "replay" in r.get("properties", {})]
+    assert replays
+    for replay in replays:
+        # The shell runs the command as pasted, with flowcheck standing in for a function
+        # that prints its arguments: a $(...) or a quote in a name would run or split here.
+        shell = subprocess.run(["sh", "-c", 'flowcheck() { printf "%s\\n" "$@"; }; ' + replay],
+                               cwd=tmp_path, capture_output=True, text=True, check=True)
+        assert shell.stdout.split("\n")[:4] == ["simulate", str(hostile.name), "--events",
+                                                EVENT]
+        assert not (tmp_path / "pwned").exists()
