@@ -54,11 +54,23 @@ PARTS = {
 }
 
 
+def _hypothesis_data(into: Path) -> None:
+    """Hypothesis keeps the Unicode tables it builds for text strategies (1 to 2 s of CPU)
+    in ``.hypothesis/unicode_data`` of the working directory: a developer's checkout has
+    them after its first run. The copy gets the repository's, so that cold means an empty
+    verification cache, not a first Hypothesis run (a CI job without that directory pays
+    it once more)."""
+    data = ROOT / ".hypothesis" / "unicode_data"
+    if data.is_dir():
+        shutil.copytree(data, into / ".hypothesis" / "unicode_data")
+
+
 def _four_flows(into: Path) -> tuple[Path, str]:
     for name in ("machines", "proto", "exports"):
         shutil.copytree(ROOT / name, into / name,
                         ignore=shutil.ignore_patterns("__pycache__"))
     (into / "pyproject.toml").write_text(SETTINGS, encoding="utf-8")
+    _hypothesis_data(into)
     return into, "checkout"
 
 
@@ -75,6 +87,7 @@ def _product(into: Path) -> tuple[Path, str]:
             f'{name} = synthetic_flow(steps={2 + i % 3}, history={i % 5 == 0}, '
             f'name="{name}", module=__name__)\n', encoding="utf-8")
     (into / "pyproject.toml").write_text(SETTINGS, encoding="utf-8")
+    _hypothesis_data(into)
     subprocess.run([sys.executable, "-c", "import sys; from flowcheck.cli import main; "
                     "sys.exit(main())", "export"], cwd=into, capture_output=True, check=True,
                    env={**os.environ, **_FROZEN})
