@@ -199,6 +199,12 @@ def test_a_damaged_cache_entry_is_verified_again_without_an_error(
     assert sorted(verified) == ["checkout", "generation"]
     assert code_after == code == 0
     assert [m["name"] for m in json.loads(after)["machines"]] == ["checkout", "generation"]
+
+    def verdicts(report: str) -> list[list[tuple[str, str]]]:
+        return [[(p["id"], p["status"]) for p in m["properties"]]
+                for m in json.loads(report)["machines"]]
+
+    assert verdicts(after) == verdicts(before)  # the damaged entries changed no verdict
     verified.clear()
     _run(capsys, "verify", "checkout", "generation", "--examples", "0")
     assert verified == []  # the entries were written again
