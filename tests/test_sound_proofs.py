@@ -16,7 +16,19 @@ from pydantic import BaseModel, Field
 from variants import Variant, variant
 
 from flowcheck.cli import main
-from flowcheck.declare import Flow, eq, ev, ge, guard, read_chart, step, success
+from flowcheck.declare import (
+    Flow,
+    ctx,
+    custom,
+    eq,
+    ev,
+    ge,
+    guard,
+    nonempty,
+    read_chart,
+    step,
+    success,
+)
 from flowcheck.explore.domains import CONNECT_CODES, derive
 from flowcheck.explore.graph import explore, replay
 from flowcheck.properties.base import Finding
@@ -361,3 +373,48 @@ def test_an_invoke_error_no_transition_takes_stops_the_machine_as_in_xstate() ->
     (finding,) = _failed(report)["failure-explicit"]
     assert "stops the whole machine" in finding.message
     assert "no-dead-end" not in _failed(report)
+
+
+def test_when_the_campaign_finds_a_case_exploration_missed_nothing_explored_is_proved() -> None:
+    from flowcheck.explore.campaign import Campaign
+    from flowcheck.properties import check_all
+    from flowcheck.properties.base import Subject
+
+    machine = variant("checkout").machine("checkout")
+    graph = explore(machine.chart)
+    seen = Campaign(ran=True, examples=1, abstraction_missed=True)
+    results = {r.id: r for r in check_all(Subject(machine.chart, graph=graph, campaign=seen,
+                                                  machine_class=machine.cls))}
+    assert results["reachable"].status == "tested"
+    assert results["completable"].status == "tested"
+    assert results["telemetry"].status == "proved"  # read from the chart alone
+    clean = Campaign(ran=True, examples=1)
+    results = {r.id: r for r in check_all(Subject(machine.chart, graph=graph, campaign=clean,
+                                                  machine_class=machine.cls))}
+    assert results["reachable"].status == "proved"
+
+
+class _Note(BaseModel):
+    text: str = ""
+
+
+class _Notes(Flow):
+    """A flow whose only way on is a custom action on a targetless transition."""
+
+    flow_id = "notes"
+    Context = _Note
+
+    writing = step("Write.", initial=True)
+    done = success("Done.")
+
+    NOTE_SAVED = writing.to(None, on=custom("saveDraft"))
+    FINISHED = writing.to(done, cond=guard("hasText", nonempty(ctx("text"))))
+
+
+def test_a_flows_custom_action_is_no_way_forward_where_it_changes_nothing() -> None:
+    from flowcheck.verification import verify_chart
+
+    chart = read_chart(_Notes, "notes")
+    report = verify_chart(chart, _Notes, examples=0)
+    failed = {r.id for r in report.results if r.status == "failed"}
+    assert "no-dead-end" in failed  # the text never fills: saveDraft must not be counted

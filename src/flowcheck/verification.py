@@ -167,8 +167,6 @@ def verify_chart(
     # An interrupted run reports what it explored, not properties of a partial graph.
     results = [] if interrupted else check_all(subject)
     properties_seconds = time.perf_counter() - checking
-    if getattr(campaign, "abstraction_missed", False):
-        results = [_not_proved(r) for r in results]
     if source is not None:
         results = [_located(r, chart, source) for r in results]
     stats = {
@@ -261,21 +259,6 @@ def _opaque_action_assumptions(chart: Chart) -> list[str]:
     named = ", ".join(actions[:5]) + (", ..." if len(actions) > 5 else "")
     return [f"the actions without a body ({named}) leave the context fields guards read "
             f"({', '.join(read)}) unchanged"]
-
-
-def _not_proved(result: PropertyResult) -> PropertyResult:
-    """A proof over an environment abstraction that the campaign caught missing a case is
-    no proof: the result is what the sample showed."""
-    if result.status != "proved" or result.id in _STATIC_IDS:
-        return result
-    return dataclasses.replace(
-        result, status="tested", assumptions=[],
-        message=f"{result.title}: not a proof, the explored environment missed a case the "
-                "campaign found (see conformance)")
-
-
-_STATIC_IDS = frozenset({"well-formed", "telemetry", "semantic-events", "context-taxonomy",
-                         "contract", "pure"})
 
 
 # -- where findings point ---------------------------------------------------------------

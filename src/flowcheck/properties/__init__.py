@@ -147,9 +147,16 @@ def _result(module: ModuleType, subject: Subject, findings: list[Finding]) -> Pr
         return PropertyResult(pid, title, "failed", findings[0].message + more, findings)
     assume: Any = getattr(module, "assumptions", None)
     assumptions: list[str] = list(assume(subject)) if callable(assume) else []
-    if not getattr(module, "STATIC", False) and getattr(module, "ENVIRONMENT", True):
+    explored = not getattr(module, "STATIC", False) and getattr(module, "ENVIRONMENT", True)
+    if explored:
         # Whatever exploration proves rests on how it modelled the environment.
         assumptions = list(subject.extra.get("assumptions", [])) + assumptions
+    if explored and getattr(subject.campaign, "abstraction_missed", False):
+        # The campaign met a guard outcome the explored environment never produced: a
+        # proof over that environment is no proof, only what was seen.
+        return PropertyResult(pid, title, "tested",
+                              f"{title}: not a proof, the explored environment missed a "
+                              "case the campaign found (see conformance)", [])
     decide: Any = getattr(module, "status", None)
     decided: tuple[Status, str] | None = decide(subject) if callable(decide) else None
     if decided is not None:

@@ -38,8 +38,10 @@ def check(subject: Subject) -> list[Finding]:
             continue
         if node in raised:
             continue  # a step that raised is a well-formed finding, not a dead end
-        if _runs_opaque_actions(graph, node):
-            continue  # actions without a body may change the context: see assumptions()
+        if subject.machine_class is None and _runs_opaque_actions(graph, node):
+            # An imported machine's actions without a body may assign: see assumptions().
+            # A flow's own custom actions must leave the context alone (the campaign checks).
+            continue
         reported.add(snap.configuration)
         active = stepper.active_ids(snap)
         atomic = [a for a in active if not stepper.nodes[stepper.index[a]].children]
