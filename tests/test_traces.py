@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from trace_lines import trace_line
 
 from flowcheck import inputs
 from flowcheck.cli import main
@@ -31,21 +32,8 @@ def lines(session: str, flow: str, *items: Any, start_ms: int = T0,
           every_ms: int = 1000) -> list[str]:
     """Trace lines: ``"start"``, ``"+state"`` (entered), ``"-state"`` (exited),
     ``"FLOW_FAILED:state"`` (a flow event of a state) or ``(event, properties)``."""
-    out = []
-    for n, item in enumerate(items):
-        if item == "start":
-            event, props = "FLOW_STARTED", {"flow": flow}
-        elif isinstance(item, tuple):
-            event, props = item
-        elif item[0] in "+-":
-            event = "STATE_ENTERED" if item[0] == "+" else "STATE_EXITED"
-            props = {"flow": flow, "state": item[1:]}
-        else:
-            event, state = item.split(":")
-            props = {"flow": flow, "state": state}
-        out.append(json.dumps({"session": session, "flow": flow, "event": event,
-                               "properties": props, "timestamp": start_ms + n * every_ms}))
-    return out
+    return [trace_line(session, flow, item, start_ms + n * every_ms)
+            for n, item in enumerate(items)]
 
 
 PAID = ("CHECKOUT_COMPLETED", {"planId": "plan_team", "paymentId": "pay_9f2"})

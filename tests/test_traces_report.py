@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from trace_lines import trace_line
 
 from flowcheck.chart.model import Chart, EventSpec, State, Track, Transition
 from flowcheck.cli import main
@@ -36,21 +37,8 @@ PAID = ("CHECKOUT_COMPLETED", {"planId": "plan_team", "paymentId": "pay_9f2"})
 def timed(session: str, flow: str, *items: tuple[float, Any]) -> list[str]:
     """Lines at the given seconds: ``"start"``, ``"+state"``, ``"-state"``,
     ``"EVENT:state"`` or ``(event, properties)``."""
-    out = []
-    for at, item in items:
-        if item == "start":
-            event, props = "FLOW_STARTED", {"flow": flow}
-        elif isinstance(item, tuple):
-            event, props = item
-        elif item[0] in "+-":
-            event = "STATE_ENTERED" if item[0] == "+" else "STATE_EXITED"
-            props = {"flow": flow, "state": item[1:]}
-        else:
-            event, state = item.split(":")
-            props = {"flow": flow, "state": state}
-        out.append(json.dumps({"session": session, "flow": flow, "event": event,
-                               "properties": props, "timestamp": int((T0 + at) * 1000)}))
-    return out
+    return [trace_line(session, flow, item, int((T0 + at) * 1000))
+            for at, item in items]
 
 
 def declined(at: float) -> list[tuple[float, Any]]:
