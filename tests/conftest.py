@@ -1,7 +1,15 @@
-"""Shared fixtures: the project's machines, loaded the way the CLI loads them."""
+"""Shared fixtures: the project's machines, loaded the way the CLI loads them.
+
+Tests that need Node, real XState, Graphviz or npm skip where those are missing, so that a
+developer without them can still run the rest. CI installs all of them (scripts/bootstrap.sh):
+there, one missing tool fails the whole run at once instead of turning conformance tests into
+silent skips.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,6 +17,24 @@ import pytest
 from flowcheck.project import Machine, discover, find_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not os.environ.get("CI"):
+        return
+    missing = [name for name, ok in (
+        ("node", shutil.which("node") is not None),
+        ("npm", shutil.which("npm") is not None),
+        ("Graphviz dot", shutil.which("dot") is not None),
+        ("xstate in conformance/node_modules",
+         (ROOT / "conformance" / "node_modules" / "xstate" / "package.json").is_file()),
+        ("examples/frontend/node_modules", (ROOT / "examples" / "frontend" / "node_modules")
+         .is_dir()),
+    ) if not ok]
+    if missing:
+        raise pytest.UsageError(
+            f"CI is missing {', '.join(missing)}: scripts/bootstrap.sh installs them; the tests "
+            "that need them would otherwise be skipped in silence")
 
 
 @pytest.fixture(autouse=True)
