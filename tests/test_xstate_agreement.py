@@ -30,7 +30,6 @@ ignores the error status by the walks (such a Stepper claims no step XState does
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,6 +38,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from xstate_corpus_support import (
+    CORPUS,
+    LONG_STEPS,
+    LONG_WALKS,
+    NAMES,
+    NODE,
+    RUNNER,
+    SEED,
+    STEPS,
+    WALKS,
+    needs_xstate,
+)
 
 from flowcheck.chart.model import Chart
 from flowcheck.explore import explore
@@ -48,24 +59,7 @@ from flowcheck.semantics import Snapshot, StepError, Stepper, start
 from flowcheck.semantics.stepper import OPAQUE_GUARDS
 from flowcheck.verification import verify_chart
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = Path(__file__).resolve().parent / "data" / "xstate"
-RUNNER = ROOT / "conformance" / "xstate_corpus.mjs"
-NODE = shutil.which("node")
-HAS_XSTATE = (ROOT / "conformance" / "node_modules" / "xstate" / "package.json").is_file()
-
-pytestmark = pytest.mark.skipif(
-    not HAS_XSTATE or NODE is None,
-    reason="conformance/node_modules is missing: run `cd conformance && npm ci` "
-    "(scripts/bootstrap.sh does it)",
-)
-
-NAMES = sorted(p.stem for p in CORPUS.glob("*.json"))
-SEED = 13
-WALKS = 20
-STEPS = 30
-LONG_WALKS = 200
-LONG_STEPS = 60
+pytestmark = needs_xstate
 
 # Machines where the Stepper and XState disagree today, with the reason.
 DISAGREE_TODAY: dict[str, str] = {}

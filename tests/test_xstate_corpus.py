@@ -33,35 +33,28 @@ XPASS, and the entry below can go.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
+from xstate_corpus_support import (
+    CORPUS,
+    LONG_STEPS,
+    LONG_WALKS,
+    NAMES,
+    NODE,
+    RUNNER,
+    SEED,
+    STEPS,
+    WALKS,
+    needs_xstate,
+)
 
 from flowcheck.explore import explore
 from flowcheck.formats.xstate import import_config
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = Path(__file__).resolve().parent / "data" / "xstate"
-RUNNER = ROOT / "conformance" / "xstate_corpus.mjs"
-NODE = shutil.which("node")
-HAS_XSTATE = (ROOT / "conformance" / "node_modules" / "xstate" / "package.json").is_file()
-
-pytestmark = pytest.mark.skipif(
-    not HAS_XSTATE or NODE is None,
-    reason="conformance/node_modules is missing: run `cd conformance && npm ci` "
-    "(scripts/bootstrap.sh does it)",
-)
-
-NAMES = sorted(p.stem for p in CORPUS.glob("*.json"))
-SEED = 13
-WALKS = 20
-STEPS = 30
-LONG_WALKS = 200
-LONG_STEPS = 60
+pytestmark = needs_xstate
 
 # What flowcheck's importer says today about configs XState accepts.
 IMPORT_FAILS_TODAY: dict[str, str] = {}
