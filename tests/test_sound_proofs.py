@@ -24,6 +24,7 @@ from flowcheck.declare import (
     ev,
     ge,
     guard,
+    lt,
     nonempty,
     read_chart,
     step,
@@ -418,3 +419,28 @@ def test_a_flows_custom_action_is_no_way_forward_where_it_changes_nothing() -> N
     report = verify_chart(chart, _Notes, examples=0)
     failed = {r.id for r in report.results if r.status == "failed"}
     assert "no-dead-end" in failed  # the text never fills: saveDraft must not be counted
+
+
+class _Grade(BaseModel):
+    letter: str = ""
+    score: int = Field(0, examples=[7])
+
+
+class _Grading(Flow):
+    flow_id = "grading"
+    payloads = {"GRADED": _Grade}  # noqa: RUF012
+
+    waiting = step("Wait.", initial=True)
+    passed = success("Passed.")
+
+    GRADED = waiting.to(passed, cond=guard("early", lt(ev("letter"), "M"))) | waiting.to(
+        passed, cond=guard("halfway", ge(ev("score"), 2.5)))
+
+
+def test_ordering_comparisons_give_values_on_both_sides_of_strings_and_fractions() -> None:
+    domains = {d.name: d for d in derive(read_chart(_Grading, "grading")).fields}
+    letters = domains["GRADED.letter"].values
+    assert any(v < "M" for v in letters) and any(v >= "M" for v in letters)
+    scores = domains["GRADED.score"].values
+    assert any(v < 2.5 for v in scores) and any(v >= 2.5 for v in scores)
+    assert all(isinstance(v, int) for v in scores)  # the field's type bounds the values

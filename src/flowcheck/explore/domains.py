@@ -28,6 +28,7 @@ flows into in another flow is the composition's business (see ``Environment``).
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -250,12 +251,9 @@ def _observe(flow: _Flow, chart: Chart) -> dict[Source, _Facts]:
                 for s in srcs:
                     get(s).compared = True
                     for v in _literals(other):
-                        if op in ("lt", "le", "gt", "ge") and isinstance(v, int) \
-                                and not isinstance(v, bool):
-                            for n in (v - 1, v, v + 1):
-                                get(s).add_literal(n)
-                        else:
-                            get(s).add_literal(v)
+                        ordered = op in ("lt", "le", "gt", "ge")
+                        for n in (_around(v) if ordered else (v,)):
+                            get(s).add_literal(n)
             if ls and rs:
                 union(ls, rs)
                 for s in ls | rs:
@@ -291,6 +289,22 @@ def _observe(flow: _Flow, chart: Chart) -> dict[Source, _Facts]:
                 facts[s].stem = stem
                 facts[s].distinct = max(facts[m].distinct for m in members)
     return facts
+
+
+def _around(value: Any) -> tuple[Any, ...]:
+    """The values an ordering comparison with ``value`` tells apart: below, at and above it.
+    Integers: n-1, n, n+1; a fraction: the integers around it and itself; a string: the
+    empty string (below any other), itself and itself extended (just above)."""
+    if isinstance(value, bool):
+        return (value,)
+    if isinstance(value, int):
+        return (value - 1, value, value + 1)
+    if isinstance(value, float):
+        low, high = math.floor(value), math.ceil(value)
+        return (low - 1, low, value, high, high + 1)
+    if isinstance(value, str):
+        return ("", value, value + "a")
+    return (value,)
 
 
 # -- values of one source ---------------------------------------------------------------------
