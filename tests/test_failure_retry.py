@@ -89,7 +89,7 @@ def test_a_blocked_retry_names_its_guard_and_the_context_values_behind_it() -> N
     results = {r.id: r for r in report.results}
     (finding, *_) = results["failure-retry"].findings
     assert finding.guard == "keyKept"
-    assert "idempotencyKey = 'idem-1'" in finding.message
+    assert 'idempotencyKey is "idem-1", not "never"' in finding.message
     assert finding.counterexample is not None
     # completable points at the same root cause instead of repeating the path
     (trap,) = results["completable"].findings

@@ -13,10 +13,9 @@ over the explored graph).
 
 from __future__ import annotations
 
-from typing import Any
-
-from flowcheck.chart.expr import Expr, evaluate, lookup
+from flowcheck.chart.expr import evaluate
 from flowcheck.chart.model import ABANDONED, FAILURE, SUCCESS, Chart, State
+from flowcheck.explain import why_false
 from flowcheck.explore.graph import Exploration
 from flowcheck.properties._witness import (
     ancestors,
@@ -140,7 +139,7 @@ def _why_not(
             if any(evaluate(t.guard.expr, context, ev) for ev in event_dicts):
                 continue
             blocking = blocking or t.guard.name
-            part = _false_part(t.guard.expr, context, event_dicts[0])
+            part = "; ".join(why_false(t.guard.expr, context, event_dicts[0]))
             reasons.append(f"{t.event} to {', '.join(t.targets) or 'itself'} is blocked by "
                            f"guard {t.guard.name!r} ({part})")
     if not reasons:
@@ -152,16 +151,3 @@ def _why_not(
         reasons.append(f"the retry leads to {where}, from which success is not reachable "
                        "(see completable)")
     return "; ".join(reasons), blocking
-
-
-def _false_part(expr: Expr, context: dict[str, Any], event: dict[str, Any]) -> str:
-    """The conjunct of a guard that is false, with the values it reads."""
-    parts = list(expr.args) if expr.op == "and" else [expr]
-    culprit = next((p for p in parts if not evaluate(p, context, event)), expr)
-    values = []
-    for path in dict.fromkeys(culprit.refs()):
-        head, _, rest = path.partition(".")
-        value = lookup(path, context, event)
-        values.append(f"{rest if head == 'context' else path} = {value!r}")
-    shown = f"{culprit} is false"
-    return f"{shown} with {', '.join(values)}" if values else shown
